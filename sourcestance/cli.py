@@ -1,0 +1,199 @@
+"""`sourcestance`: one entry point, a subcommand per job.
+
+Exit codes: 0 success; 1 the data has problems (validate) or a check failed;
+2 wrong usage; 3 a config, data or input error; 4 a model that cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INPUT, EXIT_MODEL = 0, 1, 2, 3, 4
+
+EPILOG = """examples:
+  sourcestance train --config configs/default.yaml --output models/default
+  sourcestance score --model models/default --input data/sample.jsonl --output scored.jsonl
+  sourcestance evaluate --model models/default --articles data/articles.jsonl --labels data/labels.jsonl --split test
+  sourcestance data validate data/articles.jsonl data/labels.jsonl
+
+exit codes: 0 ok, 1 data problems found, 2 usage error, 3 config/data/input error, 4 model cannot be loaded
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sourcestance",
+        description="Label each sentence of news articles with its speaker and the speaker's stance "
+        "toward Egypt, Hamas and the Palestinian Authority (targets come from the model's config).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="fine-tune a model on the labelled corpus",
+                       description="Train on the config's train split, select the best epoch on dev, "
+                       "and write a self-describing model directory with metrics on dev and test.")
+    p.add_argument("--config", default="configs/default.yaml", help="run config YAML (default: %(default)s)")
+    p.add_argument("--output", default="models/default", help="model directory to write (default: %(default)s)")
+    p.add_argument("--data", action="append", default=[], metavar="LABELS.jsonl",
+                   help="extra label file merged over the corpus (repeatable; later files win)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("score", help="score a JSONL corpus of articles",
+                       description="Read articles ({'id', 'text'} or {'id', 'sentences'} per line) and write one "
+                       "scored sentence per line. Bad records go to OUT.rejects.jsonl; --resume continues an "
+                       "interrupted run without duplicates.")
+    p.add_argument("--model", required=True, help="model directory written by `sourcestance train`")
+    p.add_argument("--input", required=True, help="input JSONL file")
+    p.add_argument("--output", required=True, help="output JSONL file")
+    p.add_argument("--rejects", help="rejects file (default: OUT.rejects.jsonl)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run of the same input")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass at most (default: %(default)s)")
+    p.add_argument("--chunk-articles", type=int, default=64, help="articles scored and committed together (default: %(default)s)")
+    p.add_argument("--max-chars", type=int, default=100_000, help="reject longer articles (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("evaluate", help="metrics of a model on labelled data, beside a baseline",
+                       description="Every metric of ANNOTATION.md per target and overall, confusion matrices, and "
+                       "the same metrics for a TF-IDF + logistic regression baseline with a rule-based speaker "
+                       "finder trained on the model's training split.")
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--articles", required=True, help="articles JSONL")
+    p.add_argument("--labels", required=True, help="labels JSONL")
+    p.add_argument("--split", default=None, help="evaluate only articles of this split (default: all)")
+    p.add_argument("--json", dest="json_out", help="also write metrics and confusion matrices to this file")
+    p.add_argument("--no-baseline", action="store_true", help="skip the scikit-learn baseline")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("data", help="corpus tools (validate)")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    v = data_sub.add_parser("validate", help="check corpus files against the label contract",
+                            description="Check article and label files: allowed values, spans, contiguous "
+                            "indexes, labels matching articles, no sentence in two splits. Prints file:line: "
+                            "field: problem; exits 1 on any problem.")
+    v.add_argument("files", nargs="+", metavar="FILE")
+    v.add_argument("--config", default=None, help="config whose labels section defines allowed values")
+    v.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    from inference.config import ConfigError
+    from inference.model import ModelLoadError
+    from inference.records import RecordError
+    from inference.score import ScoreJobError
+
+    try:
+        return args.func(args)
+    except (ConfigError, RecordError, ScoreJobError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except ModelLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_MODEL
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a data error from training/ reaches here with its own type
+        from training.data import CorpusError
+
+        if isinstance(e, CorpusError):
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_INPUT
+        raise
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def cmd_train(args) -> int:
+    from inference.config import RunConfig
+    from training.evaluate import format_table
+    from training.trainer import train
+
+    config = RunConfig.load(args.config)
+    results = train(config, args.output, args.data, progress=not args.quiet)
+    print(format_table({split: r["metrics"] for split, r in results.items()}))
+    print(f"model written to {args.output}")
+    return EXIT_OK
+
+
+def cmd_score(args) -> int:
+    from inference.predict import Predictor
+    from inference.score import ScoreJob
+
+    predictor = Predictor.from_dir(args.model, batch_size=args.batch_size, threads=args.threads)
+    job = ScoreJob(predictor, args.input, args.output, args.rejects, args.chunk_articles, args.max_chars, not args.quiet)
+    summary = job.run(resume=args.resume, overwrite=args.overwrite)
+    print(summary.render())
+    print(f"output: {args.output}" + (f"; rejects: {job.rejects_path}" if summary.rejects else ""))
+    return EXIT_OK
+
+
+def cmd_evaluate(args) -> int:
+    from inference.predict import Predictor
+    from training.baselines import Baseline
+    from training.data import load_corpus, select_split
+    from training.evaluate import Evaluator, format_table
+    from training.validate import validate_files
+
+    predictor = Predictor.from_dir(args.model)
+    config = predictor.config
+    problems = validate_files([args.articles, args.labels], config.labels)
+    if problems:
+        for p in problems[:20]:
+            print(p, file=sys.stderr)
+        print(f"error: {len(problems)} problem(s) in the evaluation data", file=sys.stderr)
+        return EXIT_INPUT
+    corpus = load_corpus(args.articles, args.labels)
+    articles = select_split(corpus, args.split) if args.split else corpus
+    evaluator = Evaluator(articles, predictor.schema, args.split or "all")
+    columns = {"transformer": evaluator.report(predictor.predict)}
+    if not args.no_baseline:
+        train_corpus = load_corpus(config.data.articles, config.data.labels)
+        baseline = Baseline(config).fit(select_split(train_corpus, config.data.train_split))
+        columns["baseline"] = evaluator.report(baseline.predict)
+    print(f"{len(evaluator.gold)} sentences from {len(articles)} articles")
+    print(format_table({name: r["metrics"] for name, r in columns.items()}))
+    for name, values in columns["transformer"]["confusion"].items():
+        print(f"\nconfusion {name} (rows gold, columns predicted): {' '.join(values['labels'])}")
+        for label, row in zip(values["labels"], values["matrix"]):
+            print(f"  {label:>10s} " + " ".join(f"{v:6d}" for v in row))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(columns, indent=2), encoding="utf-8")
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from inference.config import LabelsConfig, RunConfig
+    from training.validate import validate_files
+
+    labels = RunConfig.load(args.config).labels if args.config else LabelsConfig()
+    problems = validate_files(args.files, labels)
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"ok: {', '.join(args.files)}")
+    return EXIT_OK

@@ -1,0 +1,85 @@
+"""The model card: what a model is, what it was trained on, and how well it does."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from pathlib import Path
+
+import torch
+import transformers
+
+from inference.config import RunConfig
+from training.metrics import HEADLINE
+
+METRICS_FILE = "metrics.json"
+
+
+def file_digest(paths: list[str]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def write_model_card(directory: Path, config: RunConfig, results: dict, summary: dict, extra_labels: list[str]) -> None:
+    data_files = [config.data.articles, config.data.labels, *extra_labels]
+    training = {
+        **summary,
+        "data_files": data_files,
+        "data_sha256": file_digest(data_files),
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version()},
+    }
+    payload = {split: r["metrics"] for split, r in results.items()}
+    payload["confusion"] = {split: r["confusion"] for split, r in results.items()}
+    payload["training"] = training
+    (directory / METRICS_FILE).write_text(json.dumps(payload, indent=2), encoding="utf-8")
+
+    splits = [s for s in ("dev", "test") if s in results]
+    keys = [k for k in results[splits[0]]["metrics"] if k not in ("sentences", "headline")]
+    rows = "\n".join(
+        f"| {k}{' (headline)' if k in HEADLINE else ''} | " + " | ".join(f"{results[s]['metrics'][k]:.3f}" for s in splits) + " |"
+        for k in keys
+    )
+    counts = " | ".join(str(int(results[s]["metrics"]["sentences"])) for s in splits)
+    card = f"""---
+library_name: sourcestance
+base_model: {config.model.base_model}
+tags: [speaker-attribution, stance-detection, news]
+---
+
+# {config.name} {config.version}
+
+Labels every sentence of a news article with its speaker (attribution, span, mention,
+affiliation) and the speaker's stance toward {', '.join(config.labels.targets)}, following
+the sourcestance annotation contract (ANNOTATION.md).
+
+- Base encoder: `{config.model.base_model}`; one encoder pass per sentence feeds every head.
+- Context: {config.model.context_before} preceding and {config.model.context_after} following sentence(s), {config.model.max_length} tokens at most.
+- Trained on {training['train_sentences']} sentences ({training['train_articles']} articles) of split `{config.data.train_split}`
+  for {training['train_seconds']} s; best dev epoch {training['best_epoch']}; seed {config.train.seed}.
+- Data: {', '.join(f'`{f}`' for f in data_files)} (sha256 prefix `{training['data_sha256']}`).
+- Versions: torch {training['versions']['torch']}, transformers {training['versions']['transformers']}.
+
+## Evaluation
+
+| metric | {' | '.join(splits)} |
+| --- | {' | '.join('---' for _ in splits)} |
+{rows}
+| sentences | {counts} |
+
+Stance `f_avg` is the macro-F1 over `favor` and `against` (SemEval-2016 Task 6);
+`span/exact_f1` counts a sentence right when the predicted span equals the gold one,
+both null included.
+
+## Use
+
+    sourcestance score --model {directory} --input articles.jsonl --output scored.jsonl
+
+## Limits
+
+Trained on a corpus written for this project in wire-news style; expect lower scores on
+other genres, and check stance on your own labelled sample before relying on it.
+"""
+    (directory / "README.md").write_text(card, encoding="utf-8")

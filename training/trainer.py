@@ -1,0 +1,197 @@
+"""The training recipe: setup, train with dev selection, save a self-describing model.
+
+Reads top to bottom: load and validate the corpus, encode it once, fine-tune encoder
+and heads together with a summed loss, keep the weights that score best on dev, then
+write the model directory with its metrics and card.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from inference.config import RunConfig
+from inference.model import build_model, save_model
+from inference.predict import Predictor, collate
+from inference.encode import Features
+from inference.schema import LabelSchema
+from training.data import IGNORE, CorpusError, encode_corpus, load_corpus, select_split
+from training.evaluate import Evaluator
+from training.model_card import write_model_card
+from training.validate import validate_files
+
+log = logging.getLogger(__name__)
+
+
+class TrainingRecipe:
+    def __init__(self, config: RunConfig, output_dir: str | Path, extra_labels: list[str] = (), progress: bool = True):
+        self.config = config
+        self.output_dir = Path(output_dir)
+        self.extra_labels = list(extra_labels)
+        self.progress = progress
+        self.schema = LabelSchema.from_config(config.labels)
+
+    # -- setup -------------------------------------------------------------------------------
+    def setup(self) -> None:
+        cfg = self.config
+        seed_everything(cfg.train.seed)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        files = [cfg.data.articles, cfg.data.labels, *self.extra_labels]
+        problems = validate_files(files, cfg.labels)
+        if problems:
+            shown = "\n".join(f"  {p}" for p in problems[:20])
+            raise CorpusError(f"the training data has {len(problems)} problem(s):\n{shown}")
+        corpus = load_corpus(cfg.data.articles, cfg.data.labels, self.extra_labels)
+        self.train_articles = select_split(corpus, cfg.data.train_split, cfg.data.max_train_articles)
+        dev = select_split(corpus, cfg.data.dev_split, cfg.data.max_eval_articles)
+        test = select_split(corpus, cfg.data.test_split, cfg.data.max_eval_articles)
+        if not self.train_articles or not dev:
+            raise CorpusError(f"need articles in splits {cfg.data.train_split!r} and {cfg.data.dev_split!r}")
+        self.dev = Evaluator(dev, self.schema, "dev")
+        self.test = Evaluator(test, self.schema, "test") if test else None
+        self.model, self.tokenizer = build_model(cfg)
+        self.train_set = encode_corpus(self.train_articles, self.tokenizer, cfg.model, self.schema)
+        self.loss_weights = self._class_weights()
+        self.steps_per_epoch = math.ceil(len(self.train_set) / cfg.train.batch_size)
+        total = self.steps_per_epoch * cfg.train.epochs
+        self.total_steps = min(total, cfg.train.max_steps) if cfg.train.max_steps else total
+        self.optimizer, self.scheduler = self._optimizer()
+        log.info("training on %d sentences from %d articles, %d steps", len(self.train_set), len(self.train_articles), self.total_steps)
+
+    def _class_weights(self) -> dict[str, torch.Tensor]:
+        """Inverse square-root frequency: rare stances and sides are not drowned by 'none'."""
+        weights = {}
+        for name, values in self.schema.heads.items():
+            counts = np.bincount(np.asarray(self.train_set[name]), minlength=len(values)).astype(float)
+            w = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+            weights[name] = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float)
+        return weights
+
+    def _optimizer(self):
+        t = self.config.train
+        encoder_params = [p for n, p in self.model.named_parameters() if n.startswith("encoder.")]
+        head_params = [p for n, p in self.model.named_parameters() if not n.startswith("encoder.")]
+        optimizer = torch.optim.AdamW(
+            [{"params": encoder_params, "lr": t.learning_rate}, {"params": head_params, "lr": t.head_learning_rate}],
+            weight_decay=t.weight_decay,
+        )
+        warmup = max(1, int(self.total_steps * t.warmup_ratio))
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return max(0.0, (self.total_steps - step) / max(1, self.total_steps - warmup))
+
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+    # -- train -------------------------------------------------------------------------------
+    def train(self) -> dict[str, float]:
+        cfg = self.config.train
+        step, best, self.best_state = 0, -1.0, None
+        self.history = []
+        bar = tqdm(total=self.total_steps, desc="training", unit="step", disable=not self.progress)
+        start = time.time()
+        for epoch in range(cfg.epochs):
+            self.model.train()
+            for batch in self._batches(epoch):
+                loss = self._loss(batch)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                step += 1
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+                if step >= self.total_steps:
+                    break
+            metrics = self.dev(self.predictor().predict)
+            self.history.append({"epoch": epoch + 1, "step": step, **{f"dev/{k}": v for k, v in metrics.items()}})
+            log.info("epoch %d: dev headline %.4f", epoch + 1, metrics[Evaluator.primary])
+            if metrics[Evaluator.primary] > best:
+                best = metrics[Evaluator.primary]
+                self.best_state = copy.deepcopy(self.model.state_dict())
+                self.best_epoch = epoch + 1
+            if step >= self.total_steps:
+                break
+        bar.close()
+        self.train_seconds = time.time() - start
+        self.model.load_state_dict(self.best_state)
+        return {"best_dev_headline": best, "best_epoch": self.best_epoch}
+
+    def _batches(self, epoch: int):
+        """Shuffled batches of similar length: little padding, still a random order."""
+        rng = random.Random(self.config.train.seed + epoch)
+        order = list(range(len(self.train_set)))
+        rng.shuffle(order)
+        size = self.config.train.batch_size
+        lengths = [len(x) for x in self.train_set["input_ids"]]
+        chunks = []
+        for i in range(0, len(order), size * 32):
+            pool = sorted(order[i : i + size * 32], key=lambda k: lengths[k])
+            chunks += [pool[j : j + size] for j in range(0, len(pool), size)]
+        rng.shuffle(chunks)
+        for chunk in chunks:
+            rows = self.train_set[chunk]
+            feats = [Features(ids, types, [(0, 0)] * n) for ids, types, n in zip(rows["input_ids"], rows["token_type_ids"], rows["sentence_len"])]
+            tensors = collate(feats, self.tokenizer.pad_token_id or 0)
+            targets = {name: torch.tensor(rows[name]) for name in self.schema.heads}
+            targets["span_start"] = torch.tensor(rows["span_start"])
+            targets["span_end"] = torch.tensor(rows["span_end"])
+            yield tensors, targets
+
+    def _loss(self, batch) -> torch.Tensor:
+        tensors, targets = batch
+        out = self.model(**tensors)
+        t = self.config.train
+        loss = torch.zeros(())
+        for name in self.schema.heads:
+            head_loss = nn.functional.cross_entropy(out[name], targets[name], weight=self.loss_weights[name])
+            loss = loss + (t.stance_loss_weight if name.startswith("stance_") else 1.0) * head_loss
+        for side in ("span_start", "span_end"):
+            if (targets[side] != IGNORE).any():
+                loss = loss + 0.5 * t.span_loss_weight * nn.functional.cross_entropy(out[side], targets[side], ignore_index=IGNORE)
+        return loss
+
+    def predictor(self) -> Predictor:
+        return Predictor(self.model, self.tokenizer, self.config)
+
+    # -- save --------------------------------------------------------------------------------
+    def save(self) -> dict:
+        directory = save_model(self.model, self.tokenizer, self.config, self.output_dir)
+        predict = self.predictor().predict
+        results = {"dev": self.dev.report(predict)}
+        if self.test is not None:
+            results["test"] = self.test.report(predict)
+        summary = {
+            "best_epoch": self.best_epoch,
+            "train_seconds": round(self.train_seconds, 1),
+            "train_sentences": len(self.train_set),
+            "train_articles": len(self.train_articles),
+            "history": self.history,
+        }
+        write_model_card(directory, self.config, results, summary, self.extra_labels)
+        return results
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(config: RunConfig, output_dir: str | Path, extra_labels: list[str] = (), progress: bool = True) -> dict:
+    recipe = TrainingRecipe(config, output_dir, extra_labels, progress)
+    recipe.setup()
+    recipe.train()
+    return recipe.save()
