@@ -33,9 +33,7 @@ class LabelsConfig:
     targets: list[str] = field(default_factory=lambda: ["egypt", "hamas", "pa"])
     stance: list[str] = field(default_factory=lambda: ["favor", "against", "none"])
     attribution: list[str] = field(default_factory=lambda: ["direct", "indirect", "none"])
-    affiliation: list[str] = field(
-        default_factory=lambda: ["hamas", "pa", "egypt", "israel", "other", "author"]
-    )
+    affiliation: list[str] = field(default_factory=lambda: ["hamas", "pa", "egypt", "israel", "other", "author"])
     # The values that mean "no source" / "no stance"; the contract ties them together.
     no_attribution: str = "none"
     author_affiliation: str = "author"
@@ -70,9 +68,7 @@ class DataConfig:
     train_split: str = "train"
     dev_split: str = "dev"
     test_split: str = "test"
-    max_train_articles: int | None = field(
-        default=None, metadata={"help": "use only the first N training articles (tiny runs)"}
-    )
+    max_train_articles: int | None = field(default=None, metadata={"help": "use only the first N training articles (tiny runs)"})
     max_eval_articles: int | None = None
 
 
@@ -221,9 +217,7 @@ def _check_semantics(cfg: RunConfig) -> list[str]:
     if not 8 <= m.max_sentence_tokens <= 510:
         problems.append(f"model.max_sentence_tokens: must be between 8 and 510, got {m.max_sentence_tokens}")
     if not m.max_sentence_tokens + 3 <= m.max_length <= 512:
-        problems.append(
-            f"model.max_length: must be between max_sentence_tokens + 3 and 512, got {m.max_length}"
-        )
+        problems.append(f"model.max_length: must be between max_sentence_tokens + 3 and 512, got {m.max_length}")
     if not 0.0 <= m.dropout < 1.0:
         problems.append(f"model.dropout: must be in [0, 1), got {m.dropout}")
     t = cfg.train

@@ -25,9 +25,7 @@ class Features:
 
 
 def tokenize_sentences(tokenizer, sentences: list[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
-    enc = tokenizer(
-        sentences, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
-    )
+    enc = tokenizer(sentences, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False)
     return enc["input_ids"], [[tuple(o) for o in offs] for offs in enc["offset_mapping"]]
 
 

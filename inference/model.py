@@ -20,6 +20,7 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "sourcestance.yaml"
 LABELS_FILE = "labels.json"
 ENCODER_CONFIG_FILE = "config.json"
+STANCE_BIAS_FILE = "stance_bias.json"
 
 
 class ModelLoadError(RuntimeError):
@@ -33,8 +34,12 @@ class SourceStanceModel(nn.Module):
         self.schema = schema
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
-        # [CLS] and the mean of the sentence's own tokens: the first sees the context,
-        # the second keeps the sentence itself in front.
+        # Each head reads [CLS] (which sees the context) and its own attention-weighted
+        # summary of the sentence's tokens: stance toward the PA looks at other words
+        # than attribution does.
+        names = list(schema.heads)
+        self.head_names = names
+        self.queries = nn.Parameter(torch.zeros(len(names), hidden))
         self.heads = nn.ModuleDict({name: nn.Linear(2 * hidden, len(values)) for name, values in schema.heads.items()})
         self.span = nn.Linear(hidden, 2)
 
@@ -46,13 +51,16 @@ class SourceStanceModel(nn.Module):
         sentence_mask: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
         """Logits per head, plus ``span_start``/``span_end`` over positions (0 means no span)."""
-        hidden = self.encoder(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).last_hidden_state
-        weights = sentence_mask.unsqueeze(-1).to(hidden.dtype)
-        mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        pooled = self.dropout(torch.cat([hidden[:, 0], mean], dim=-1))
-        out = {name: head(pooled) for name, head in self.heads.items()}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+        # Zero-initialised queries start as the plain mean over the sentence's tokens.
+        scores = torch.einsum("bth,qh->bqt", hidden, self.queries)
+        scores = scores.masked_fill(~sentence_mask.bool().unsqueeze(1), torch.finfo(scores.dtype).min)
+        summaries = torch.einsum("bqt,bth->bqh", torch.softmax(scores, dim=-1), hidden)
+        cls = hidden[:, 0]
+        out = {
+            name: self.heads[name](self.dropout(torch.cat([cls, summaries[:, i]], dim=-1)))
+            for i, name in enumerate(self.head_names)
+        }
         span_logits = self.span(self.dropout(hidden))
         allowed = sentence_mask.bool().clone()
         allowed[:, 0] = True  # the [CLS] slot stands for "no span"
@@ -147,3 +155,12 @@ def load_model(directory: str | Path) -> tuple[SourceStanceModel, object, RunCon
     _check_fast(tokenizer, str(directory))
     model.eval()
     return model, tokenizer, config
+
+
+def load_stance_bias(directory: str | Path) -> dict[str, float]:
+    """Per-target offsets added to the 'none' stance logit, fitted on dev at training time."""
+    path = Path(directory) / STANCE_BIAS_FILE
+    if not path.is_file():
+        return {}
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {str(k): float(v) for k, v in raw.get("none_logit_offset", {}).items()}

@@ -16,7 +16,7 @@ import torch
 
 from inference.config import RunConfig
 from inference.encode import Features, article_features
-from inference.model import SourceStanceModel, load_model
+from inference.model import SourceStanceModel, load_model, load_stance_bias
 from inference.records import OUTPUT_KEYS, Article
 from inference.resolve import SentencePrediction, resolve_article
 from inference.schema import stance_head
@@ -42,6 +42,7 @@ class Predictor:
         batch_size: int = 64,
         max_batch_tokens: int = 8192,
         threads: int | None = None,
+        stance_bias: dict[str, float] | None = None,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -52,10 +53,12 @@ class Predictor:
         if threads:
             torch.set_num_threads(threads)
         self.model_info = {"name": config.name, "version": config.version}
+        self.stance_bias = dict(stance_bias or {})
 
     @classmethod
     def from_dir(cls, directory: str | Path, **kwargs: Any) -> Predictor:
         model, tokenizer, config = load_model(directory)
+        kwargs.setdefault("stance_bias", load_stance_bias(directory))
         return cls(model, tokenizer, config, **kwargs)
 
     def predict(self, articles: list[Article]) -> list[list[dict]]:
@@ -79,6 +82,9 @@ class Predictor:
             feats = [items[i].features for i in batch]
             tensors = collate(feats, self.tokenizer.pad_token_id or 0)
             logits = self.model(**tensors)
+            none = self.schema.stance.index(self.schema.no_stance)
+            for target, bias in self.stance_bias.items():
+                logits[stance_head(target)][:, none] += bias
             probs = {name: torch.softmax(logits[name].float(), -1).numpy() for name in self.schema.heads}
             starts, ends = logits["span_start"].float().numpy(), logits["span_end"].float().numpy()
             for row, i in enumerate(batch):
@@ -119,9 +125,7 @@ class Predictor:
                 span = sentence[out["offsets"][first][0] : out["offsets"][last][1]]
             preds.append(SentencePrediction(attribution, span, affiliation, aff))
             all_probs.append(probs)
-        resolved = resolve_article(
-            preds, schema.no_attribution, schema.author_affiliation, self.config.model.carry_affiliation
-        )
+        resolved = resolve_article(preds, schema.no_attribution, schema.author_affiliation, self.config.model.carry_affiliation)
         extra = {k: v for k, v in article.extra.items() if k not in OUTPUT_KEYS}
         clashing = {k: v for k, v in article.extra.items() if k in OUTPUT_KEYS}
         if clashing:

@@ -10,7 +10,15 @@ from inference.segment import Span, split_sentences
 
 # Keys the scorer writes itself; an input field of the same name is kept under "input".
 OUTPUT_KEYS = {
-    "article_id", "sentence_index", "text", "start", "end", "speaker", "stance", "scores", "model",
+    "article_id",
+    "sentence_index",
+    "text",
+    "start",
+    "end",
+    "speaker",
+    "stance",
+    "scores",
+    "model",
 }
 
 
@@ -56,7 +64,7 @@ def article_from_record(record: Any, max_chars: int | None = None) -> Article:
         offsets = split_sentences(text)
         if not offsets:
             raise RecordError("'text' is empty", rid)
-        return Article(rid, [text[s.start:s.end] for s in offsets], offsets, extra)
+        return Article(rid, [text[s.start : s.end] for s in offsets], offsets, extra)
     sentences = record["sentences"]
     if not isinstance(sentences, list) or not sentences:
         raise RecordError("'sentences' must be a non-empty list of strings", rid)
@@ -87,9 +95,7 @@ def locate_span(sentence: str, span: str) -> tuple[int, int] | None:
     while start != -1:
         before = sentence[start - 1] if start > 0 else " "
         after = sentence[start + len(span)] if start + len(span) < len(sentence) else " "
-        if not (_WORD.match(before) and _WORD.match(span[0])) and not (
-            _WORD.match(after) and _WORD.match(span[-1])
-        ):
+        if not (_WORD.match(before) and _WORD.match(span[0])) and not (_WORD.match(after) and _WORD.match(span[-1])):
             return start, start + len(span)
         start = sentence.find(span, start + 1)
     return None if first == -1 else (first, first + len(span))

@@ -74,7 +74,9 @@ def _shares(counts: Counter, total: int) -> str:
     return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in counts.most_common())
 
 
-def read_articles(lines: Iterable[bytes], first_line: int = 1, max_chars: int | None = DEFAULT_MAX_CHARS) -> Iterator[tuple[int, Article | dict]]:
+def read_articles(
+    lines: Iterable[bytes], first_line: int = 1, max_chars: int | None = DEFAULT_MAX_CHARS
+) -> Iterator[tuple[int, Article | dict]]:
     """Yield ``(line number, Article)`` or ``(line number, reject record)`` for each input line."""
     for number, raw in enumerate(lines, first_line):
         if not raw.strip():
@@ -149,8 +151,16 @@ class ScoreJob:
         return summary
 
     def _start(self, resume: bool, overwrite: bool) -> dict:
-        fresh = {"input": str(self.input_path), "lines_done": 0, "output_bytes": 0, "rejects_bytes": 0,
-                 "articles": 0, "sentences": 0, "rejects": 0, "complete": False}
+        fresh = {
+            "input": str(self.input_path),
+            "lines_done": 0,
+            "output_bytes": 0,
+            "rejects_bytes": 0,
+            "articles": 0,
+            "sentences": 0,
+            "rejects": 0,
+            "complete": False,
+        }
         if resume and self.state_path.is_file():
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
             if state.get("input") != str(self.input_path):
@@ -182,13 +192,20 @@ class ScoreJob:
         for f in (out, rej):
             f.flush()
             os.fsync(f.fileno())
-        state.update(lines_done=line, output_bytes=out.tell(), rejects_bytes=rej.tell(),
-                     articles=summary.articles, sentences=summary.sentences, rejects=summary.rejects)
+        state.update(
+            lines_done=line,
+            output_bytes=out.tell(),
+            rejects_bytes=rej.tell(),
+            articles=summary.articles,
+            sentences=summary.sentences,
+            rejects=summary.rejects,
+        )
         _write_state(self.state_path, state)
 
 
-def score_records(predictor: Predictor, records: Iterable[dict], chunk_articles: int = 64,
-                  max_chars: int | None = DEFAULT_MAX_CHARS) -> Iterator[dict]:
+def score_records(
+    predictor: Predictor, records: Iterable[dict], chunk_articles: int = 64, max_chars: int | None = DEFAULT_MAX_CHARS
+) -> Iterator[dict]:
     """Score in-memory records (dicts, a ``datasets.Dataset``); bad records raise RecordError."""
     chunk: list[Article] = []
     for record in records:

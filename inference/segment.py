@@ -11,10 +11,48 @@ import re
 from dataclasses import dataclass
 
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "sgt", "capt", "cmdr", "adm", "brig",
-    "sen", "rep", "gov", "prof", "st", "jr", "sr", "rev", "vs",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "inc", "ltd", "corp", "mt", "ft", "approx", "dept", "univ",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "gen",
+    "lt",
+    "col",
+    "maj",
+    "sgt",
+    "capt",
+    "cmdr",
+    "adm",
+    "brig",
+    "sen",
+    "rep",
+    "gov",
+    "prof",
+    "st",
+    "jr",
+    "sr",
+    "rev",
+    "vs",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "inc",
+    "ltd",
+    "corp",
+    "mt",
+    "ft",
+    "approx",
+    "dept",
+    "univ",
 }
 
 # A candidate end: terminal punctuation, then any closing quotes or brackets.
@@ -63,7 +101,7 @@ def _is_boundary(text: str, punct_start: int, end: int, limit: int) -> bool:
     if not rest or not _OPENER.match(rest):
         return False
     if end - punct_start == 1 and text[punct_start] == ".":
-        word = re.search(r"([A-Za-z][A-Za-z.]*)$", text[max(0, punct_start - 20):punct_start])
+        word = re.search(r"([A-Za-z][A-Za-z.]*)$", text[max(0, punct_start - 20) : punct_start])
         if word:
             token = word.group(1)
             if "." not in token and token.lower() in _ABBREVIATIONS:

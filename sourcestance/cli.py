@@ -36,19 +36,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("train", help="fine-tune a model on the labelled corpus",
-                       description="Train on the config's train split, select the best epoch on dev, "
-                       "and write a self-describing model directory with metrics on dev and test.")
+    p = sub.add_parser(
+        "train",
+        help="fine-tune a model on the labelled corpus",
+        description="Train on the config's train split, select the best epoch on dev, "
+        "and write a self-describing model directory with metrics on dev and test.",
+    )
     p.add_argument("--config", default="configs/default.yaml", help="run config YAML (default: %(default)s)")
     p.add_argument("--output", default="models/default", help="model directory to write (default: %(default)s)")
-    p.add_argument("--data", action="append", default=[], metavar="LABELS.jsonl",
-                   help="extra label file merged over the corpus (repeatable; later files win)")
+    p.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="LABELS.jsonl",
+        help="extra label file merged over the corpus (repeatable; later files win)",
+    )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("score", help="score a JSONL corpus of articles",
-                       description="Read articles ({'id', 'text'} or {'id', 'sentences'} per line) and write one "
-                       "scored sentence per line. Bad records go to OUT.rejects.jsonl; --resume continues an "
-                       "interrupted run without duplicates.")
+    p = sub.add_parser(
+        "score",
+        help="score a JSONL corpus of articles",
+        description="Read articles ({'id', 'text'} or {'id', 'sentences'} per line) and write one "
+        "scored sentence per line. Bad records go to OUT.rejects.jsonl; --resume continues an "
+        "interrupted run without duplicates.",
+    )
     p.add_argument("--model", required=True, help="model directory written by `sourcestance train`")
     p.add_argument("--input", required=True, help="input JSONL file")
     p.add_argument("--output", required=True, help="output JSONL file")
@@ -61,10 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("evaluate", help="metrics of a model on labelled data, beside a baseline",
-                       description="Every metric of ANNOTATION.md per target and overall, confusion matrices, and "
-                       "the same metrics for a TF-IDF + logistic regression baseline with a rule-based speaker "
-                       "finder trained on the model's training split.")
+    p = sub.add_parser(
+        "evaluate",
+        help="metrics of a model on labelled data, beside a baseline",
+        description="Every metric of ANNOTATION.md per target and overall, confusion matrices, and "
+        "the same metrics for a TF-IDF + logistic regression baseline with a rule-based speaker "
+        "finder trained on the model's training split.",
+    )
     p.add_argument("--model", required=True, help="model directory")
     p.add_argument("--articles", required=True, help="articles JSONL")
     p.add_argument("--labels", required=True, help="labels JSONL")
@@ -73,15 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip the scikit-learn baseline")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("data", help="corpus tools (validate)")
+    p = sub.add_parser("data", help="corpus tools (validate, stats)")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    v = data_sub.add_parser("validate", help="check corpus files against the label contract",
-                            description="Check article and label files: allowed values, spans, contiguous "
-                            "indexes, labels matching articles, no sentence in two splits. Prints file:line: "
-                            "field: problem; exits 1 on any problem.")
+    v = data_sub.add_parser(
+        "validate",
+        help="check corpus files against the label contract",
+        description="Check article and label files: allowed values, spans, contiguous "
+        "indexes, labels matching articles, no sentence in two splits. Prints file:line: "
+        "field: problem; exits 1 on any problem.",
+    )
     v.add_argument("files", nargs="+", metavar="FILE")
     v.add_argument("--config", default=None, help="config whose labels section defines allowed values")
     v.set_defaults(func=cmd_validate)
+    st = data_sub.add_parser(
+        "stats",
+        help="counts per field value and split, as a markdown table",
+        description="Print the datasheet table for an articles and a labels file.",
+    )
+    st.add_argument("articles")
+    st.add_argument("labels")
+    st.set_defaults(func=cmd_stats)
     return parser
 
 
@@ -196,4 +221,12 @@ def cmd_validate(args) -> int:
         print(f"{len(problems)} problem(s)", file=sys.stderr)
         return EXIT_PROBLEMS
     print(f"ok: {', '.join(args.files)}")
+    return EXIT_OK
+
+
+def cmd_stats(args) -> int:
+    from training.corpus_stats import stats_table
+    from training.data import load_corpus
+
+    print(stats_table(load_corpus(args.articles, args.labels)))
     return EXIT_OK

@@ -60,10 +60,12 @@ class Baseline:
             self.words = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
             self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True)
             self.context = TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True)
-            return hstack([self.words.fit_transform(current), self.chars.fit_transform(current),
-                           0.5 * self.context.fit_transform(previous)]).tocsr()
-        return hstack([self.words.transform(current), self.chars.transform(current),
-                       0.5 * self.context.transform(previous)]).tocsr()
+            return hstack(
+                [self.words.fit_transform(current), self.chars.fit_transform(current), 0.5 * self.context.fit_transform(previous)]
+            ).tocsr()
+        return hstack(
+            [self.words.transform(current), self.chars.transform(current), 0.5 * self.context.transform(previous)]
+        ).tocsr()
 
     def fit(self, articles: list[LabelledArticle]) -> Baseline:
         x = self._features(articles, fit=True)
@@ -96,12 +98,23 @@ class Baseline:
                 stances.append({t: outputs[f"stance_{t}"][row] for t in s.targets})
                 row += 1
             resolved = resolve_article(preds, s.no_attribution, s.author_affiliation, self.config.model.carry_affiliation)
-            results.append([
-                {"article_id": a.id, "sentence_index": i, "text": sentence,
-                 "speaker": {"attribution": p.attribution, "span": p.span, "mention": r.mention, "affiliation": r.affiliation},
-                 "stance": st}
-                for i, (sentence, p, r, st) in enumerate(zip(a.sentences, preds, resolved, stances))
-            ])
+            results.append(
+                [
+                    {
+                        "article_id": a.id,
+                        "sentence_index": i,
+                        "text": sentence,
+                        "speaker": {
+                            "attribution": p.attribution,
+                            "span": p.span,
+                            "mention": r.mention,
+                            "affiliation": r.affiliation,
+                        },
+                        "stance": st,
+                    }
+                    for i, (sentence, p, r, st) in enumerate(zip(a.sentences, preds, resolved, stances))
+                ]
+            )
         return results
 
 
@@ -115,5 +128,5 @@ class _Constant:
 
 def _field(label: dict, head: str) -> str:
     if head.startswith("stance_"):
-        return label["stance"][head[len("stance_"):]]
+        return label["stance"][head[len("stance_") :]]
     return label["speaker"][head]

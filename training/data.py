@@ -73,9 +73,7 @@ def select_split(corpus: list[LabelledArticle], split: str, limit: int | None = 
     return chosen[:limit] if limit else chosen
 
 
-def encode_corpus(
-    articles: list[LabelledArticle], tokenizer, model_config: ModelConfig, schema: LabelSchema
-) -> datasets.Dataset:
+def encode_corpus(articles: list[LabelledArticle], tokenizer, model_config: ModelConfig, schema: LabelSchema) -> datasets.Dataset:
     """One row per sentence: encoder input plus a label id per head and the span's token positions."""
     rows = []
     index = {name: {v: i for i, v in enumerate(values)} for name, values in schema.heads.items()}

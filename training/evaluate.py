@@ -48,9 +48,7 @@ def format_table(columns: dict[str, dict[str, float]], keys: list[str] | None = 
     lines = ["metric".ljust(width) + "".join(n.rjust(14) for n in names)]
     for k in keys:
         mark = " *" if k in HEADLINE else ""
-        cells = "".join(
-            (f"{columns[n][k]:.3f}" if k in columns[n] else "-").rjust(14) for n in names
-        )
+        cells = "".join((f"{columns[n][k]:.3f}" if k in columns[n] else "-").rjust(14) for n in names)
         lines.append((k + mark).ljust(width) + cells)
     lines.append("(* headline metric)")
     return "\n".join(lines)

@@ -18,13 +18,13 @@ def compute_metrics(gold: list[dict], pred: list[dict], schema: LabelSchema) -> 
         g = [r["speaker"][field] for r in gold]
         p = [r["speaker"][field] for r in pred]
         m[f"{field}/accuracy"] = float(accuracy_score(g, p))
-        m[f"{field}/macro_f1"] = _macro_f1(g, p, [v for v in values if v in set(g) | set(p)])
+        m[f"{field}/macro_f1"] = macro_f1(g, p, [v for v in values if v in set(g) | set(p)])
     polar = [v for v in schema.stance if v != schema.no_stance]
     for target in schema.targets:
         g = [r["stance"][target] for r in gold]
         p = [r["stance"][target] for r in pred]
-        m[f"stance/{target}/f_avg"] = _macro_f1(g, p, polar)
-        m[f"stance/{target}/macro_f1"] = _macro_f1(g, p, list(schema.stance))
+        m[f"stance/{target}/f_avg"] = macro_f1(g, p, polar)
+        m[f"stance/{target}/macro_f1"] = macro_f1(g, p, list(schema.stance))
     m["stance/f_avg"] = sum(m[f"stance/{t}/f_avg"] for t in schema.targets) / len(schema.targets)
     m["stance/macro_f1"] = sum(m[f"stance/{t}/macro_f1"] for t in schema.targets) / len(schema.targets)
     exact, token = zip(*(_span_scores(g["speaker"]["span"], p["speaker"]["span"]) for g, p in zip(gold, pred)))
@@ -32,7 +32,9 @@ def compute_metrics(gold: list[dict], pred: list[dict], schema: LabelSchema) -> 
     m["span/token_f1"] = sum(token) / len(token)
     attributed = [(g, p) for g, p in zip(gold, pred) if g["speaker"]["mention"] is not None]
     if attributed:
-        m["mention/exact"] = sum(_norm(g["speaker"]["mention"]) == _norm(p["speaker"]["mention"] or "") for g, p in attributed) / len(attributed)
+        m["mention/exact"] = sum(
+            _norm(g["speaker"]["mention"]) == _norm(p["speaker"]["mention"] or "") for g, p in attributed
+        ) / len(attributed)
     m["sentences"] = float(len(gold))
     m["headline"] = sum(m[k] for k in HEADLINE) / len(HEADLINE)
     return m
@@ -44,8 +46,10 @@ HEADLINE = ("stance/f_avg", "attribution/accuracy", "affiliation/macro_f1", "spa
 def confusion_matrices(gold: list[dict], pred: list[dict], schema: LabelSchema) -> dict[str, dict]:
     """Per field and target: ``{"labels": [...], "matrix": rows gold, columns predicted}``."""
     out = {}
-    fields = [("attribution", schema.attribution, ("speaker", "attribution")),
-              ("affiliation", schema.affiliation, ("speaker", "affiliation"))]
+    fields = [
+        ("attribution", schema.attribution, ("speaker", "attribution")),
+        ("affiliation", schema.affiliation, ("speaker", "affiliation")),
+    ]
     fields += [(f"stance/{t}", schema.stance, ("stance", t)) for t in schema.targets]
     for name, values, (outer, inner) in fields:
         g = [r[outer][inner] for r in gold]
@@ -54,7 +58,7 @@ def confusion_matrices(gold: list[dict], pred: list[dict], schema: LabelSchema) 
     return out
 
 
-def _macro_f1(gold: list[str], pred: list[str], labels: list[str]) -> float:
+def macro_f1(gold: list[str], pred: list[str], labels: list[str]) -> float:
     if not labels:
         return 0.0
     return float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0))

@@ -52,20 +52,21 @@ tags: [speaker-attribution, stance-detection, news]
 # {config.name} {config.version}
 
 Labels every sentence of a news article with its speaker (attribution, span, mention,
-affiliation) and the speaker's stance toward {', '.join(config.labels.targets)}, following
+affiliation) and the speaker's stance toward {", ".join(config.labels.targets)}, following
 the sourcestance annotation contract (ANNOTATION.md).
 
 - Base encoder: `{config.model.base_model}`; one encoder pass per sentence feeds every head.
-- Context: {config.model.context_before} preceding and {config.model.context_after} following sentence(s), {config.model.max_length} tokens at most.
-- Trained on {training['train_sentences']} sentences ({training['train_articles']} articles) of split `{config.data.train_split}`
-  for {training['train_seconds']} s; best dev epoch {training['best_epoch']}; seed {config.train.seed}.
-- Data: {', '.join(f'`{f}`' for f in data_files)} (sha256 prefix `{training['data_sha256']}`).
-- Versions: torch {training['versions']['torch']}, transformers {training['versions']['transformers']}.
+- Context: {config.model.context_before} preceding and {config.model.context_after} following sentence(s),
+  {config.model.max_length} tokens at most.
+- Trained on {training["train_sentences"]} sentences ({training["train_articles"]} articles) of split `{config.data.train_split}`
+  for {training["train_seconds"]} s; best dev epoch {training["best_epoch"]}; seed {config.train.seed}.
+- Data: {", ".join(f"`{f}`" for f in data_files)} (sha256 prefix `{training["data_sha256"]}`).
+- Versions: torch {training["versions"]["torch"]}, transformers {training["versions"]["transformers"]}.
 
 ## Evaluation
 
-| metric | {' | '.join(splits)} |
-| --- | {' | '.join('---' for _ in splits)} |
+| metric | {" | ".join(splits)} |
+| --- | {" | ".join("---" for _ in splits)} |
 {rows}
 | sentences | {counts} |
 

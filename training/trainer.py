@@ -8,6 +8,7 @@ write the model directory with its metrics and card.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import random
@@ -20,12 +21,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from inference.config import RunConfig
-from inference.model import build_model, save_model
-from inference.predict import Predictor, collate
 from inference.encode import Features
+from inference.model import STANCE_BIAS_FILE, build_model, save_model
+from inference.predict import Predictor, collate
 from inference.schema import LabelSchema
 from training.data import IGNORE, CorpusError, encode_corpus, load_corpus, select_split
 from training.evaluate import Evaluator
+from training.metrics import macro_f1
 from training.model_card import write_model_card
 from training.validate import validate_files
 
@@ -66,7 +68,9 @@ class TrainingRecipe:
         total = self.steps_per_epoch * cfg.train.epochs
         self.total_steps = min(total, cfg.train.max_steps) if cfg.train.max_steps else total
         self.optimizer, self.scheduler = self._optimizer()
-        log.info("training on %d sentences from %d articles, %d steps", len(self.train_set), len(self.train_articles), self.total_steps)
+        log.info(
+            "training on %d sentences from %d articles, %d steps", len(self.train_set), len(self.train_articles), self.total_steps
+        )
 
     def _class_weights(self) -> dict[str, torch.Tensor]:
         """Inverse square-root frequency: rare stances and sides are not drowned by 'none'."""
@@ -143,7 +147,10 @@ class TrainingRecipe:
         rng.shuffle(chunks)
         for chunk in chunks:
             rows = self.train_set[chunk]
-            feats = [Features(ids, types, [(0, 0)] * n) for ids, types, n in zip(rows["input_ids"], rows["token_type_ids"], rows["sentence_len"])]
+            feats = [
+                Features(ids, types, [(0, 0)] * n)
+                for ids, types, n in zip(rows["input_ids"], rows["token_type_ids"], rows["sentence_len"])
+            ]
             tensors = collate(feats, self.tokenizer.pad_token_id or 0)
             targets = {name: torch.tensor(rows[name]) for name in self.schema.heads}
             targets["span_start"] = torch.tensor(rows["span_start"])
@@ -160,15 +167,47 @@ class TrainingRecipe:
             loss = loss + (t.stance_loss_weight if name.startswith("stance_") else 1.0) * head_loss
         for side in ("span_start", "span_end"):
             if (targets[side] != IGNORE).any():
-                loss = loss + 0.5 * t.span_loss_weight * nn.functional.cross_entropy(out[side], targets[side], ignore_index=IGNORE)
+                loss = loss + 0.5 * t.span_loss_weight * nn.functional.cross_entropy(
+                    out[side], targets[side], ignore_index=IGNORE
+                )
         return loss
 
     def predictor(self) -> Predictor:
-        return Predictor(self.model, self.tokenizer, self.config)
+        return Predictor(self.model, self.tokenizer, self.config, stance_bias=getattr(self, "stance_bias", None))
+
+    def fit_stance_bias(self) -> dict[str, float]:
+        """Shift each target's 'none' logit to the offset that maximises dev F_avg.
+
+        The loss treats the three values alike, but F_avg scores only favor and against;
+        one offset per target, on a coarse grid and as near zero as ties allow, moves the
+        decision to where the metric wants it without touching the weights.
+        """
+        self.stance_bias = {}
+        records = self.dev.predictions(self.predictor().predict)
+        schema, none = self.schema, self.schema.stance.index(self.schema.no_stance)
+        polar = [v for v in schema.stance if v != schema.no_stance]
+        fitted, report = {}, {}
+        for target in schema.targets:
+            gold = [g["stance"][target] for g in self.dev.gold]
+            logp = np.log(np.clip([[r["scores"]["stance"][target][v] for v in schema.stance] for r in records], 1e-6, 1.0))
+            best_score, best_offset = -1.0, 0.0
+            for offset in sorted(np.arange(-2.0, 2.01, 0.25), key=abs):
+                shifted = logp.copy()
+                shifted[:, none] += offset
+                score = macro_f1(gold, [schema.stance[i] for i in shifted.argmax(1)], polar)
+                if score > best_score + 1e-9:
+                    best_score, best_offset = score, float(offset)
+            fitted[target] = best_offset
+            report[target] = round(best_score, 4)
+        self.stance_bias = fitted
+        log.info("stance 'none' offsets fitted on dev: %s (dev F_avg %s)", fitted, report)
+        return fitted
 
     # -- save --------------------------------------------------------------------------------
     def save(self) -> dict:
         directory = save_model(self.model, self.tokenizer, self.config, self.output_dir)
+        bias = {"none_logit_offset": self.stance_bias, "fitted_on": self.config.data.dev_split}
+        (directory / STANCE_BIAS_FILE).write_text(json.dumps(bias, indent=2), encoding="utf-8")
         predict = self.predictor().predict
         results = {"dev": self.dev.report(predict)}
         if self.test is not None:
@@ -194,4 +233,5 @@ def train(config: RunConfig, output_dir: str | Path, extra_labels: list[str] = (
     recipe = TrainingRecipe(config, output_dir, extra_labels, progress)
     recipe.setup()
     recipe.train()
+    recipe.fit_stance_bias()
     return recipe.save()

@@ -117,7 +117,10 @@ def _check_label(rec: dict, path: str, number: int, labels: LabelsConfig, proble
         if aff not in labels.affiliation:
             bad("speaker.affiliation", f"must be one of {labels.affiliation}, got {aff!r}")
         if (att == labels.no_attribution) != (aff == labels.author_affiliation):
-            bad("speaker.affiliation", f"must be {labels.author_affiliation!r} exactly when attribution is {labels.no_attribution!r}")
+            bad(
+                "speaker.affiliation",
+                f"must be {labels.author_affiliation!r} exactly when attribution is {labels.no_attribution!r}",
+            )
         if span is not None:
             if not isinstance(span, str) or not span.strip():
                 bad("speaker.span", "must be null or a non-empty string")
@@ -169,6 +172,12 @@ def _cross_check(articles: dict, labels: dict, problems: list[Problem]) -> None:
         for s in art["sentences"]:
             key = " ".join(s.lower().split())
             if key in first_split and first_split[key][0] != art.get("split"):
-                problems.append(Problem(path, number, "sentences",
-                                        f"sentence also in split {first_split[key][0]!r} (article {first_split[key][1]!r}): {s[:60]!r}"))
+                problems.append(
+                    Problem(
+                        path,
+                        number,
+                        "sentences",
+                        f"sentence also in split {first_split[key][0]!r} (article {first_split[key][1]!r}): {s[:60]!r}",
+                    )
+                )
             first_split.setdefault(key, (art.get("split"), aid))

@@ -2,6 +2,7 @@
 
 Usage: python data/drafts/check_draft.py data/drafts/part-1.jsonl
 """
+
 import collections
 import json
 import sys
@@ -36,20 +37,27 @@ for path in sys.argv[1:]:
                 sp = s.get("speaker", {})
                 stn = s.get("stance", {})
                 if sp.get("attribution") not in ATT:
-                    print(where, "bad attribution", sp.get("attribution")); problems += 1
+                    print(where, "bad attribution", sp.get("attribution"))
+                    problems += 1
                 if sp.get("affiliation") not in AFF:
-                    print(where, "bad affiliation", sp.get("affiliation")); problems += 1
+                    print(where, "bad affiliation", sp.get("affiliation"))
+                    problems += 1
                 if (sp.get("attribution") == "none") != (sp.get("affiliation") == "author"):
-                    print(where, "affiliation author iff attribution none"); problems += 1
+                    print(where, "affiliation author iff attribution none")
+                    problems += 1
                 if sp.get("attribution") == "none" and (sp.get("span") is not None or sp.get("mention") is not None):
-                    print(where, "attribution none needs span and mention null"); problems += 1
+                    print(where, "attribution none needs span and mention null")
+                    problems += 1
                 if sp.get("attribution") != "none" and not sp.get("mention"):
-                    print(where, "attributed sentence needs a mention"); problems += 1
+                    print(where, "attributed sentence needs a mention")
+                    problems += 1
                 if sp.get("span") is not None and sp["span"] not in t:
-                    print(where, "span not an exact substring:", sp["span"]); problems += 1
+                    print(where, "span not an exact substring:", sp["span"])
+                    problems += 1
                 for tg in TARGETS:
                     if stn.get(tg) not in ST:
-                        print(where, "bad stance", tg, stn.get(tg)); problems += 1
+                        print(where, "bad stance", tg, stn.get(tg))
+                        problems += 1
                 n += 1
                 lengths.append(len(t.split()))
                 counts["aff:" + str(sp.get("affiliation"))] += 1

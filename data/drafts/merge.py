@@ -8,12 +8,28 @@ Usage: python data/drafts/merge.py data/drafts/part-*.jsonl
 """
 
 import json
+import os
 import sys
 
 TEST, DEV = {4, 11, 18}, {7, 14, 20}
 
-articles, labels = [], []
+
+def adjudicated(path: str) -> dict:
+    """Final labels for sentences the two passes disagreed on (adjudicated-K beside part-K)."""
+    decisions = path.replace("part-", "adjudicated-")
+    if not os.path.exists(decisions):
+        return {}
+    out = {}
+    for line in open(decisions, encoding="utf-8"):
+        if line.strip():
+            d = json.loads(line)
+            out[(d["id"], d["index"])] = {"speaker": d["speaker"], "stance": d["stance"]}
+    return out
+
+
+articles, labels, changed = [], [], 0
 for path in sorted(sys.argv[1:]):
+    decided = adjudicated(path)
     with open(path, encoding="utf-8") as f:
         for position, line in enumerate((x for x in f if x.strip()), 1):
             art = json.loads(line)
@@ -22,10 +38,32 @@ for path in sorted(sys.argv[1:]):
             sentences = [s["text"].strip() for s in art["sentences"]]
             articles.append({"id": art["id"], "title": art["title"], "date": art["date"], "split": split, "sentences": sentences})
             for i, s in enumerate(art["sentences"]):
-                labels.append({"article_id": art["id"], "sentence_index": i, "text": sentences[i],
-                               "speaker": s["speaker"], "stance": s["stance"]})
+                if (art["id"], i) in decided:
+                    s = decided[(art["id"], i)]
+                    changed += 1
+                labels.append(
+                    {
+                        "article_id": art["id"],
+                        "sentence_index": i,
+                        "text": sentences[i],
+                        "speaker": s["speaker"],
+                        "stance": s["stance"],
+                    }
+                )
 with open("data/articles.jsonl", "w", encoding="utf-8") as f:
     f.writelines(json.dumps(a, ensure_ascii=False) + "\n" for a in articles)
 with open("data/labels.jsonl", "w", encoding="utf-8") as f:
     f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in labels)
-print(f"{len(articles)} articles, {len(labels)} sentences")
+# The sample corpus for the README's main job: test-split articles as running text, a
+# sentence without final punctuation (a headline or dateline fragment) on its own line.
+with open("data/sample.jsonl", "w", encoding="utf-8") as f:
+    for a in articles:
+        if a["split"] == "test":
+            text = ""
+            for s in a["sentences"]:
+                text += s + ("\n" if not s.rstrip("”’\"')").endswith((".", "?", "!")) else " ")
+            f.write(
+                json.dumps({"id": a["id"], "title": a["title"], "date": a["date"], "text": text.strip()}, ensure_ascii=False)
+                + "\n"
+            )
+print(f"{len(articles)} articles, {len(labels)} sentences, {changed} adjudicated labels applied")
