@@ -120,3 +120,16 @@ def test_seed_article_scores_through_the_tiny_model(tiny_model):
     [records] = Predictor.from_dir(tiny_model).predict([article_from_record({"id": "seed", "text": text})])
     assert len(records) == 15
     assert all(text[r["start"] : r["end"]] == r["text"] for r in records)
+
+
+def test_training_is_deterministic_for_a_seed(tiny_model, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from inference.config import RunConfig
+    from training.trainer import train
+
+    train(RunConfig.load(ROOT / "configs" / "tiny.yaml"), tmp_path / "again", progress=False)
+    first, second = load_file(tiny_model / "model.safetensors"), load_file(tmp_path / "again" / "model.safetensors")
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)

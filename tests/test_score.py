@@ -16,8 +16,20 @@ def _corpus(n: int) -> list[dict]:
 
 
 def _score(model, src, out, *extra, wait=True):
-    args = [sys.executable, "-m", "sourcestance", "-q", "score", "--model", str(model), "--input", str(src),
-            "--output", str(out), *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "sourcestance",
+        "-q",
+        "score",
+        "--model",
+        str(model),
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        *extra,
+    ]
     if not wait:
         return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
@@ -30,7 +42,7 @@ def test_bad_records_go_to_rejects_and_good_ones_are_scored(tiny_model, tmp_path
         b"{this is not json",
         json.dumps({"text": "No id here."}).encode(),
         json.dumps({"id": "empty", "text": "   "}).encode(),
-        json.dumps({"id": "latin1", "text": "x"}).encode()[:-2] + "caf\xe9\"}".encode("latin-1"),
+        json.dumps({"id": "latin1", "text": "x"}).encode()[:-2] + 'caf\xe9"}'.encode("latin-1"),
         json.dumps({"id": "huge", "text": "Word. " * 5000}).encode(),
         json.dumps({"id": "notext"}).encode(),
         json.dumps(good[1]).encode(),
