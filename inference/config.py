@@ -53,6 +53,9 @@ class ModelConfig:
     max_sentence_tokens: int = field(default=96, metadata={"help": "tokens kept of the sentence itself"})
     max_length: int = field(default=192, metadata={"help": "tokens per input, sentence plus context"})
     dropout: float = 0.1
+    mark_open_quotes: bool = field(
+        default=True, metadata={"help": "tell the encoder when a sentence starts inside an open quotation"}
+    )
     carry_affiliation: bool = field(
         default=True,
         metadata={"help": "a resolved pronoun or continued quote takes its source's affiliation"},
