@@ -90,6 +90,10 @@ class TrainConfig:
     span_loss_weight: float = 1.0
     stance_loss_weight: float = 1.0
     threads: int | None = field(default=None, metadata={"help": "torch threads; default: all cores"})
+    fit_stance_offsets: bool = field(
+        default=False,
+        metadata={"help": "fit a per-target 'none' logit offset on dev for F_avg; needs a large dev split"},
+    )
 
 
 @dataclass

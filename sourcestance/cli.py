@@ -19,6 +19,7 @@ EPILOG = """examples:
   sourcestance train --config configs/default.yaml --output models/default
   sourcestance score --model models/default --input data/sample.jsonl --output scored.jsonl
   sourcestance evaluate --model models/default --articles data/articles.jsonl --labels data/labels.jsonl --split test
+  sourcestance serve --model models/default --port 8000
   sourcestance data validate data/articles.jsonl data/labels.jsonl
 
 exit codes: 0 ok, 1 data problems found, 2 usage error, 3 config/data/input error, 4 model cannot be loaded
@@ -172,6 +173,28 @@ def cmd_score(args) -> int:
     summary = job.run(resume=args.resume, overwrite=args.overwrite)
     print(summary.render())
     print(f"output: {args.output}" + (f"; rejects: {job.rejects_path}" if summary.rejects else ""))
+    return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from inference.predict import Predictor
+    from inference.service import ServiceSettings, create_app
+
+    api_key = None
+    if args.api_key_file:
+        path = Path(args.api_key_file)
+        if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+            print(f"error: API key file {path} is missing or empty", file=sys.stderr)
+            return EXIT_INPUT
+        api_key = path.read_text(encoding="utf-8").strip()
+    if args.host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
+        print(f"warning: serving on {args.host} without --api-key-file: anyone who can reach it can use it", file=sys.stderr)
+    settings = ServiceSettings(args.max_articles, args.max_chars, args.max_batch_sentences, args.max_wait_ms, api_key)
+    predictor = Predictor.from_dir(args.model, threads=args.threads)
+    app = create_app(predictor, settings, args.model)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
     return EXIT_OK
 
 

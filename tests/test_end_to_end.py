@@ -31,6 +31,7 @@ def cli(*args):
 def test_model_directory_describes_itself(tiny_model):
     names = {p.name for p in tiny_model.iterdir()}
     assert {"model.safetensors", "sourcestance.yaml", "labels.json", "config.json", "README.md", "metrics.json"} <= names
+    assert "stance_bias.json" in names  # configs/tiny.yaml asks for dev-fitted stance offsets
     assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)
     metrics = json.loads((tiny_model / "metrics.json").read_text())
     assert set(metrics) >= {"dev", "test", "training"}

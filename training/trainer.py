@@ -206,8 +206,12 @@ class TrainingRecipe:
     # -- save --------------------------------------------------------------------------------
     def save(self) -> dict:
         directory = save_model(self.model, self.tokenizer, self.config, self.output_dir)
-        bias = {"none_logit_offset": self.stance_bias, "fitted_on": self.config.data.dev_split}
-        (directory / STANCE_BIAS_FILE).write_text(json.dumps(bias, indent=2), encoding="utf-8")
+        bias_file = directory / STANCE_BIAS_FILE
+        if getattr(self, "stance_bias", None):
+            bias = {"none_logit_offset": self.stance_bias, "fitted_on": self.config.data.dev_split}
+            bias_file.write_text(json.dumps(bias, indent=2), encoding="utf-8")
+        else:
+            bias_file.unlink(missing_ok=True)
         predict = self.predictor().predict
         results = {"dev": self.dev.report(predict)}
         if self.test is not None:
@@ -233,5 +237,6 @@ def train(config: RunConfig, output_dir: str | Path, extra_labels: list[str] = (
     recipe = TrainingRecipe(config, output_dir, extra_labels, progress)
     recipe.setup()
     recipe.train()
-    recipe.fit_stance_bias()
+    if config.train.fit_stance_offsets:
+        recipe.fit_stance_bias()
     return recipe.save()
