@@ -35,7 +35,10 @@ def payloads(path: Path, n: int, sentences_per_request: int) -> list[dict]:
         text = json.loads(line)["text"]
         pool += [text[s.start : s.end] for s in split_sentences(text)]
     return [
-        {"id": f"load-{i}", "sentences": [pool[(i * sentences_per_request + k) % len(pool)] for k in range(sentences_per_request)]}
+        {
+            "id": f"load-{i}",
+            "sentences": [pool[(i * sentences_per_request + k) % len(pool)] for k in range(sentences_per_request)],
+        }
         for i in range(n)
     ]
 
@@ -75,9 +78,17 @@ def run_load(url: str, bodies: list[dict], clients: int) -> dict:
         t.join()
     wall = time.perf_counter() - start
     q = statistics.quantiles(latencies, n=100)
-    return {"clients": clients, "requests": len(bodies), "answered": len(latencies), "errors": len(errors),
-            "p50_ms": 1000 * q[49], "p95_ms": 1000 * q[94], "p99_ms": 1000 * q[98],
-            "sentences_per_s": sentences / wall, "seconds": wall}
+    return {
+        "clients": clients,
+        "requests": len(bodies),
+        "answered": len(latencies),
+        "errors": len(errors),
+        "p50_ms": 1000 * q[49],
+        "p95_ms": 1000 * q[94],
+        "p99_ms": 1000 * q[98],
+        "sentences_per_s": sentences / wall,
+        "seconds": wall,
+    }
 
 
 def main() -> None:
@@ -96,8 +107,23 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        proc = subprocess.Popen([sys.executable, "-m", "sourcestance", "-q", "serve", "--model", args.model,
-                                 "--port", str(port), "--max-wait-ms", "10"], cwd=ROOT, env={**os.environ})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sourcestance",
+                "-q",
+                "serve",
+                "--model",
+                args.model,
+                "--port",
+                str(port),
+                "--max-wait-ms",
+                "10",
+            ],
+            cwd=ROOT,
+            env={**os.environ},
+        )
         url = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
@@ -115,11 +141,15 @@ def main() -> None:
             proc.terminate()
             proc.wait(10)
     for name, r in (("one at a time", sequential), (f"{args.clients} clients", concurrent)):
-        print(f"{name:>14}: {r['requests']} requests, {r['answered']} answered, {r['errors']} errors; "
-              f"p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms; "
-              f"{r['sentences_per_s']:.1f} sentences/s")
-    print(f"micro-batching gain: {concurrent['sentences_per_s'] / sequential['sentences_per_s']:.1f}x "
-          f"({args.sentences_per_request} sentences per request, {os.cpu_count()} cores)")
+        print(
+            f"{name:>14}: {r['requests']} requests, {r['answered']} answered, {r['errors']} errors; "
+            f"p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms; "
+            f"{r['sentences_per_s']:.1f} sentences/s"
+        )
+    print(
+        f"micro-batching gain: {concurrent['sentences_per_s'] / sequential['sentences_per_s']:.1f}x "
+        f"({args.sentences_per_request} sentences per request, {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -89,6 +89,12 @@ class TrainConfig:
     max_steps: int | None = field(default=None, metadata={"help": "stop after N steps (tiny runs)"})
     span_loss_weight: float = 1.0
     stance_loss_weight: float = 1.0
+    class_weight_power: float = field(
+        default=0.5, metadata={"help": "class weights ~ 1/frequency**power for attribution and affiliation"}
+    )
+    stance_class_weight_power: float = field(
+        default=0.5, metadata={"help": "the same for stance heads (1.0 = fully balanced)"}
+    )
     threads: int | None = field(default=None, metadata={"help": "torch threads; default: all cores"})
     fit_stance_offsets: bool = field(
         default=False,
@@ -235,6 +241,9 @@ def _check_semantics(cfg: RunConfig) -> list[str]:
     for name in ("learning_rate", "head_learning_rate"):
         if not 0.0 < getattr(t, name) < 1.0:
             problems.append(f"train.{name}: must be in (0, 1), got {getattr(t, name)}")
+    for name in ("class_weight_power", "stance_class_weight_power"):
+        if not 0.0 <= getattr(t, name) <= 2.0:
+            problems.append(f"train.{name}: must be between 0 and 2, got {getattr(t, name)}")
     if not 0.0 <= t.warmup_ratio < 1.0:
         problems.append(f"train.warmup_ratio: must be in [0, 1), got {t.warmup_ratio}")
     if t.max_steps is not None and t.max_steps < 1:

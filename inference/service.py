@@ -44,7 +44,9 @@ class ServiceSettings:
 class ArticleIn(BaseModel):
     """One article, in either form of the contract; extra fields are carried through."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"id": "a1", "text": "Egypt reopened the crossing."}]})
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"examples": [{"id": "a1", "text": "Egypt reopened the crossing."}]}
+    )
 
     id: str | int = Field(description="article id, echoed as article_id")
     text: str | None = Field(default=None, description="full article text; sentences are split with offsets")
@@ -136,11 +138,20 @@ def create_app(predictor: Predictor | None, settings: ServiceSettings, model_dir
     registry = CollectorRegistry()
     requests = Counter("sourcestance_requests", "HTTP requests", ["endpoint", "status"], registry=registry)
     errors = Counter("sourcestance_errors", "errors by kind", ["kind"], registry=registry)
-    latency = Histogram("sourcestance_request_seconds", "request latency", ["endpoint"], registry=registry,
-                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+    latency = Histogram(
+        "sourcestance_request_seconds",
+        "request latency",
+        ["endpoint"],
+        registry=registry,
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    )
     sentences_scored = Counter("sourcestance_sentences_scored", "sentences scored", registry=registry)
-    batch_sentences = Histogram("sourcestance_batch_sentences", "sentences per model call", registry=registry,
-                                buckets=(1, 4, 16, 32, 64, 128, 256, 512, 1024))
+    batch_sentences = Histogram(
+        "sourcestance_batch_sentences",
+        "sentences per model call",
+        registry=registry,
+        buckets=(1, 4, 16, 32, 64, 128, 256, 512, 1024),
+    )
     state: dict[str, Any] = {"predictor": predictor, "batcher": None}
 
     async def lifespan(app: FastAPI):
@@ -279,8 +290,9 @@ def _targets(raw: str | None, predictor: Predictor) -> set[str] | None:
     wanted = {t.strip() for t in raw.split(",") if t.strip()}
     unknown = sorted(wanted - set(predictor.schema.targets))
     if unknown or not wanted:
-        raise ServiceError(422, "unknown_target", f"unknown target(s) {unknown}; the model has {list(predictor.schema.targets)}",
-                           "targets")
+        raise ServiceError(
+            422, "unknown_target", f"unknown target(s) {unknown}; the model has {list(predictor.schema.targets)}", "targets"
+        )
     return wanted
 
 

@@ -12,8 +12,12 @@ import pytest
 
 from tests.conftest import ROOT
 
-ARTICLE = {"id": "a1", "title": "Crossing", "text": "Egypt reopened the Rafah crossing on Monday. "
-           "“We will keep it open,” an Egyptian official said. He added that trucks would enter daily."}
+ARTICLE = {
+    "id": "a1",
+    "title": "Crossing",
+    "text": "Egypt reopened the Rafah crossing on Monday. "
+    "“We will keep it open,” an Egyptian official said. He added that trucks would enter daily.",
+}
 SPLIT = {"id": "a2", "sentences": ["The talks in Cairo ended without a deal.", "“Hamas is to blame,” said a PA official."]}
 
 
@@ -26,9 +30,25 @@ def _free_port() -> int:
 def _start(model, *extra) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sourcestance", "-q", "serve", "--model", str(model), "--port", str(port),
-         "--max-articles", "3", "--max-chars", "2000", *extra],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "sourcestance",
+            "-q",
+            "serve",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--max-articles",
+            "3",
+            "--max-chars",
+            "2000",
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -69,8 +89,24 @@ def test_scores_equal_the_batch_scorer(service, tiny_model, tmp_path):
     assert body["articles"] == 2 and body["model"]["name"] == "sourcestance-tiny"
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text(json.dumps(ARTICLE) + "\n" + json.dumps(SPLIT) + "\n")
-    subprocess.run([sys.executable, "-m", "sourcestance", "-q", "score", "--model", str(tiny_model), "--input", str(src),
-                    "--output", str(out)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sourcestance",
+            "-q",
+            "score",
+            "--model",
+            str(tiny_model),
+            "--input",
+            str(src),
+            "--output",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     assert body["sentences"] == [json.loads(line) for line in out.read_text().splitlines()]
     single = httpx.post(service + "/v1/score", json=ARTICLE, timeout=30).json()
     assert single["sentences"] == body["sentences"][:3]
@@ -110,7 +146,10 @@ def test_bad_requests_get_clear_errors(service, payload, status, kind, field):
 def test_unknown_target_and_oversized_body(service):
     response = httpx.post(service + "/v1/score?targets=qatar", json=SPLIT)
     assert response.status_code == 422 and response.json()["error"] == {
-        "kind": "unknown_target", "field": "targets", "message": response.json()["error"]["message"]}
+        "kind": "unknown_target",
+        "field": "targets",
+        "message": response.json()["error"]["message"],
+    }
     huge = b'{"id": "x", "text": "' + b"a" * 200_000 + b'"}'
     response = httpx.post(service + "/v1/score", content=huge, headers={"content-type": "application/json"})
     assert response.status_code == 413
@@ -135,8 +174,11 @@ def test_concurrent_requests_are_batched_and_all_answered(service):
     assert 'sourcestance_errors_total{kind="invalid_json"}' in metrics or "sourcestance_errors" in metrics
     batched = [line for line in metrics.splitlines() if line.startswith("sourcestance_batch_sentences_count")]
     calls = float(batched[0].split()[-1])
-    scored = sum(float(line.split()[-1]) for line in metrics.splitlines()
-                 if line.startswith('sourcestance_requests_total{endpoint="/v1/score",status="200"}'))
+    scored = sum(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith('sourcestance_requests_total{endpoint="/v1/score",status="200"}')
+    )
     assert calls < scored, "concurrent requests should share model calls"
 
 

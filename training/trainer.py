@@ -73,11 +73,13 @@ class TrainingRecipe:
         )
 
     def _class_weights(self) -> dict[str, torch.Tensor]:
-        """Inverse square-root frequency: rare stances and sides are not drowned by 'none'."""
+        """Inverse-frequency weights: rare stances and sides are not drowned by 'none'."""
         weights = {}
+        t = self.config.train
         for name, values in self.schema.heads.items():
             counts = np.bincount(np.asarray(self.train_set[name]), minlength=len(values)).astype(float)
-            w = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+            power = t.stance_class_weight_power if name.startswith("stance_") else t.class_weight_power
+            w = np.maximum(counts, 1.0) ** -power
             weights[name] = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float)
         return weights
 
