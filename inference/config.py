@@ -92,9 +92,7 @@ class TrainConfig:
     class_weight_power: float = field(
         default=0.5, metadata={"help": "class weights ~ 1/frequency**power for attribution and affiliation"}
     )
-    stance_class_weight_power: float = field(
-        default=0.5, metadata={"help": "the same for stance heads (1.0 = fully balanced)"}
-    )
+    stance_class_weight_power: float = field(default=0.5, metadata={"help": "the same for stance heads (1.0 = fully balanced)"})
     threads: int | None = field(default=None, metadata={"help": "torch threads; default: all cores"})
     fit_stance_offsets: bool = field(
         default=False,

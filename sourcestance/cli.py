@@ -88,6 +88,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip the scikit-learn baseline")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser(
+        "serve",
+        help="HTTP scoring service (FastAPI under uvicorn)",
+        description="Serve POST /v1/score, GET /healthz, /readyz, /v1/model and /metrics. Binds to 127.0.0.1 unless "
+        "told otherwise; concurrent requests are micro-batched into one model call.",
+    )
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--api-key-file", help="file holding an API key; clients send 'Authorization: Bearer KEY'")
+    p.add_argument("--max-articles", type=int, default=64, help="articles per request at most (default: %(default)s)")
+    p.add_argument("--max-chars", type=int, default=200_000, help="characters per request at most (default: %(default)s)")
+    p.add_argument("--max-batch-sentences", type=int, default=256, help="sentences per model call at most (default: %(default)s)")
+    p.add_argument(
+        "--max-wait-ms", type=float, default=5.0, help="how long a request waits to batch with others (default: %(default)s)"
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("data", help="corpus tools (validate, stats)")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     v = data_sub.add_parser(
