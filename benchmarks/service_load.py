@@ -13,10 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -104,33 +101,9 @@ def main() -> None:
     proc = None
     url = args.url
     if url is None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sourcestance",
-                "-q",
-                "serve",
-                "--model",
-                args.model,
-                "--port",
-                str(port),
-                "--max-wait-ms",
-                "10",
-            ],
-            cwd=ROOT,
-            env={**os.environ},
-        )
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        from inference.service import start_local_service
+
+        proc, url = start_local_service(args.model, "--max-wait-ms", "10", cwd=ROOT)
     try:
         bodies = payloads(Path(args.input), args.requests, args.sentences_per_request)
         run_load(url, bodies[:20], 4)  # warm-up

@@ -299,3 +299,34 @@ def _targets(raw: str | None, predictor: Predictor) -> set[str] | None:
 def _byte_limit(settings: ServiceSettings) -> int:
     # JSON escaping can grow text up to 6x (\uXXXX); beyond that a body cannot be within max_chars.
     return settings.max_chars * 6 + 64 * 1024
+
+
+def start_local_service(model_dir: str | Path, *args: str, cwd: str | Path | None = None, timeout: float = 60.0):
+    """Run `sourcestance serve` on a free loopback port and wait until ready; for tests and benchmarks.
+
+    Returns the process and its base URL; the caller terminates the process.
+    """
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "sourcestance", "-q", "serve", "--model", str(model_dir), "--port", str(port), *args]
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"service exited: {proc.stdout.read().decode(errors='replace')}")
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"service on {url} not ready after {timeout:.0f} s")

@@ -1,16 +1,15 @@
 """The service, tested against a real uvicorn process on loopback."""
 
 import json
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from inference.service import start_local_service
 from tests.conftest import ROOT
 
 ARTICLE = {
@@ -22,48 +21,8 @@ ARTICLE = {
 SPLIT = {"id": "a2", "sentences": ["The talks in Cairo ended without a deal.", "“Hamas is to blame,” said a PA official."]}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(model, *extra) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sourcestance",
-            "-q",
-            "serve",
-            "--model",
-            str(model),
-            "--port",
-            str(port),
-            "--max-articles",
-            "3",
-            "--max-chars",
-            "2000",
-            *extra,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stdout.read().decode())
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("service did not become ready")
+def _start(model, *extra):
+    return start_local_service(model, "--max-articles", "3", "--max-chars", "2000", *extra, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
