@@ -209,4 +209,4 @@ def test_schemathesis_finds_no_server_error(service):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "No issues found" in result.stdout
+    assert "Server error" not in result.stdout and " passed" in result.stdout
