@@ -1,6 +1,7 @@
 """Batch scoring of article files: streaming, fault-tolerant and resumable.
 
-The input is read line by line and scored a chunk of articles at a time, so memory
+The input (JSONL, CSV, Parquet or a saved ``datasets`` folder, see sources.py) is read
+record by record and scored a chunk of articles at a time, so memory
 stays flat however large the corpus. A bad record goes to ``OUT.rejects.jsonl`` with
 its line number and reason, and the job goes on. After each chunk the output is
 flushed and a small state file records how far the job got (input lines, output
@@ -22,6 +23,7 @@ from tqdm.auto import tqdm
 
 from inference.predict import Predictor
 from inference.records import Article, RecordError, article_from_record
+from inference.sources import detect_format, iter_source, size_of
 
 DEFAULT_MAX_CHARS = 100_000
 
@@ -75,22 +77,25 @@ def _shares(counts: Counter, total: int) -> str:
 
 
 def read_articles(
-    lines: Iterable[bytes], first_line: int = 1, max_chars: int | None = DEFAULT_MAX_CHARS
+    items: Iterable[tuple[int, bytes | dict]], max_chars: int | None = DEFAULT_MAX_CHARS
 ) -> Iterator[tuple[int, Article | dict]]:
-    """Yield ``(line number, Article)`` or ``(line number, reject record)`` for each input line."""
-    for number, raw in enumerate(lines, first_line):
-        if not raw.strip():
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            yield number, {"line": number, "id": None, "reason": f"not valid UTF-8 ({e.reason} at byte {e.start})"}
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as e:
-            yield number, {"line": number, "id": None, "reason": f"not valid JSON ({e.msg})"}
-            continue
+    """Yield ``(number, Article)`` or ``(number, reject record)`` for each source payload."""
+    for number, raw in items:
+        if isinstance(raw, bytes):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield number, {"line": number, "id": None, "reason": f"not valid UTF-8 ({e.reason} at byte {e.start})"}
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as e:
+                yield number, {"line": number, "id": None, "reason": f"not valid JSON ({e.msg})"}
+                continue
+        else:
+            record = raw
         try:
             yield number, article_from_record(record, max_chars)
         except RecordError as e:
@@ -98,7 +103,7 @@ def read_articles(
 
 
 class ScoreJob:
-    """Score one JSONL file into another; see the module docstring for the guarantees."""
+    """Score one corpus into a JSONL file; see the module docstring for the guarantees."""
 
     def __init__(
         self,
@@ -109,9 +114,11 @@ class ScoreJob:
         chunk_articles: int = 64,
         max_chars: int | None = DEFAULT_MAX_CHARS,
         progress: bool = True,
+        input_format: str | None = None,
     ):
         self.predictor = predictor
         self.input_path = Path(input_path)
+        self.input_format = detect_format(self.input_path, input_format)
         self.output_path = Path(output_path)
         self.rejects_path = Path(rejects_path) if rejects_path else _sibling(self.output_path, ".rejects.jsonl")
         self.state_path = _sibling(self.output_path, ".progress.json")
@@ -120,7 +127,7 @@ class ScoreJob:
         self.progress = progress
 
     def run(self, resume: bool = False, overwrite: bool = False) -> ScoreSummary:
-        if not self.input_path.is_file():
+        if not self.input_path.exists():
             raise ScoreJobError(f"input {self.input_path} not found")
         state = self._start(resume, overwrite)
         summary = ScoreSummary(articles=state["articles"], sentences=state["sentences"], rejects=state["rejects"])
@@ -129,11 +136,12 @@ class ScoreJob:
         start = time.time()
         chunk: list[Article] = []
         chunk_rejects: list[dict] = []
-        with open(self.input_path, "rb") as src, open(self.output_path, "ab") as out, open(self.rejects_path, "ab") as rej:
-            bar = tqdm(total=self.input_path.stat().st_size, unit="B", unit_scale=True, desc="scoring", disable=not self.progress)
-            lines = _skip(src, state["lines_done"], bar)
+        total, unit = size_of(self.input_path, self.input_format)
+        with open(self.output_path, "ab") as out, open(self.rejects_path, "ab") as rej:
+            bar = tqdm(total=total, unit=unit, unit_scale=unit == "B", desc="scoring", disable=not self.progress)
+            items = iter_source(self.input_path, self.input_format, state["lines_done"], bar.update)
             last_line = state["lines_done"]
-            for number, item in read_articles(lines, state["lines_done"] + 1, self.max_chars):
+            for number, item in read_articles(items, self.max_chars):
                 last_line = number
                 if isinstance(item, Article):
                     chunk.append(item)
@@ -206,7 +214,10 @@ class ScoreJob:
 def score_records(
     predictor: Predictor, records: Iterable[dict], chunk_articles: int = 64, max_chars: int | None = DEFAULT_MAX_CHARS
 ) -> Iterator[dict]:
-    """Score in-memory records (dicts, a ``datasets.Dataset``); bad records raise RecordError."""
+    """Score in-memory records (dicts, a ``datasets.Dataset``); bad records raise RecordError.
+
+    For a saved ``datasets`` folder, ``datasets.load_from_disk(path)`` gives the records.
+    """
     chunk: list[Article] = []
     for record in records:
         chunk.append(article_from_record(dict(record), max_chars))
@@ -215,13 +226,6 @@ def score_records(
             chunk = []
     if chunk:
         yield from (r for rs in predictor.predict(chunk) for r in rs)
-
-
-def _skip(src, n: int, bar) -> Iterator[bytes]:
-    for i, line in enumerate(src):
-        bar.update(len(line))
-        if i >= n:
-            yield line
 
 
 def _postfix(bar, summary: ScoreSummary, seconds: float) -> None:

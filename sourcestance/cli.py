@@ -57,12 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "score",
         help="score a JSONL corpus of articles",
-        description="Read articles ({'id', 'text'} or {'id', 'sentences'} per line) and write one "
+        description="Read articles ({'id', 'text'} or {'id', 'sentences'}) from JSONL, CSV, Parquet or a saved datasets "
+        "folder and write one "
         "scored sentence per line. Bad records go to OUT.rejects.jsonl; --resume continues an "
         "interrupted run without duplicates.",
     )
     p.add_argument("--model", required=True, help="model directory written by `sourcestance train`")
-    p.add_argument("--input", required=True, help="input JSONL file")
+    p.add_argument("--input", required=True, help="input corpus: .jsonl, .csv, .parquet or a saved datasets folder")
+    p.add_argument(
+        "--input-format", choices=["jsonl", "csv", "parquet", "dataset"], help="override the format the extension implies"
+    )
     p.add_argument("--output", required=True, help="output JSONL file")
     p.add_argument("--rejects", help="rejects file (default: OUT.rejects.jsonl)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run of the same input")
@@ -138,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     from inference.model import ModelLoadError
     from inference.records import RecordError
     from inference.score import ScoreJobError
+    from inference.sources import SourceError
 
     try:
         return args.func(args)
-    except (ConfigError, RecordError, ScoreJobError) as e:
+    except (ConfigError, RecordError, ScoreJobError, SourceError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INPUT
     except ModelLoadError as e:
@@ -188,7 +193,9 @@ def cmd_score(args) -> int:
     from inference.score import ScoreJob
 
     predictor = Predictor.from_dir(args.model, batch_size=args.batch_size, threads=args.threads)
-    job = ScoreJob(predictor, args.input, args.output, args.rejects, args.chunk_articles, args.max_chars, not args.quiet)
+    job = ScoreJob(
+        predictor, args.input, args.output, args.rejects, args.chunk_articles, args.max_chars, not args.quiet, args.input_format
+    )
     summary = job.run(resume=args.resume, overwrite=args.overwrite)
     print(summary.render())
     print(f"output: {args.output}" + (f"; rejects: {job.rejects_path}" if summary.rejects else ""))

@@ -97,3 +97,59 @@ def test_killed_run_resumes_to_the_same_output(tiny_model, tmp_path):
     assert out.read_bytes() == reference.read_bytes()
     keys = [(r["article_id"], r["sentence_index"]) for r in map(json.loads, out.read_text().splitlines())]
     assert len(keys) == len(set(keys))
+
+
+def test_every_input_format_gives_the_same_output(tiny_model, tmp_path):
+    import csv
+
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    articles = _corpus(3)
+    articles[1] = {
+        "id": "doc-1",
+        "sentences": ["Talks resumed in Cairo.", "“Hamas is to blame,” said a PA official."],
+        "title": "Split",
+    }
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles))
+    with open(tmp_path / "in.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["id", "title", "date", "text", "sentences"])
+        writer.writeheader()
+        for a in articles:
+            writer.writerow({**a, "sentences": json.dumps(a["sentences"]) if "sentences" in a else ""})
+    table = pa.Table.from_pylist([{"date": None, "text": None, "sentences": None, **a} for a in articles])
+    pq.write_table(table, tmp_path / "in.parquet")
+    datasets.Dataset.from_list([{"date": None, "text": None, "sentences": None, **a} for a in articles]).save_to_disk(
+        str(tmp_path / "in_dataset")
+    )
+    outputs = {}
+    for name in ("in.jsonl", "in.csv", "in.parquet", "in_dataset"):
+        out = tmp_path / f"{name}.out.jsonl"
+        result = _score(tiny_model, tmp_path / name, out)
+        assert result.returncode == 0, (name, result.stderr)
+        outputs[name] = [json.loads(line) for line in out.read_text().splitlines()]
+    reference = outputs["in.jsonl"]
+    assert {r["article_id"] for r in reference} == {"doc-0", "doc-1", "doc-2"}
+    for name, records in outputs.items():
+        assert records == reference, name
+
+
+def test_bad_csv_rows_are_rejected_with_their_row_number(tiny_model, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"id,text\nok,Egypt reopened the crossing.\n,No id here.\nlatin,caf\xe9 talk.\nempty,\n")
+    out = tmp_path / "out.jsonl"
+    result = _score(tiny_model, src, out)
+    assert result.returncode == 0, result.stderr
+    rejects = {r["line"]: r for r in map(json.loads, (tmp_path / "out.rejects.jsonl").read_text().splitlines())}
+    assert rejects[2]["reason"] == "missing 'id'"
+    assert "UTF-8" in rejects[3]["reason"]
+    assert rejects[4]["id"] == "empty"
+    assert [json.loads(line)["article_id"] for line in out.read_text().splitlines()] == ["ok"]
+
+
+def test_unknown_extension_is_a_clear_error(tiny_model, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("x\n")
+    result = _score(tiny_model, src, tmp_path / "out.jsonl")
+    assert result.returncode == 3 and "--input-format" in result.stderr and "Traceback" not in result.stderr
