@@ -119,9 +119,13 @@ class ScoreJob:
         self.predictor = predictor
         self.input_path = Path(input_path)
         self.input_format = detect_format(self.input_path, input_format)
-        self.output_path = Path(output_path)
-        self.rejects_path = Path(rejects_path) if rejects_path else _sibling(self.output_path, ".rejects.jsonl")
-        self.state_path = _sibling(self.output_path, ".progress.json")
+        self.final_path = Path(output_path)
+        # Parquet cannot be appended to safely: lines go to a resumable JSONL first and
+        # become the Parquet file when the job completes.
+        self.parquet = self.final_path.suffix.lower() == ".parquet"
+        self.output_path = self.final_path.with_name(self.final_path.name + ".partial.jsonl") if self.parquet else self.final_path
+        self.rejects_path = Path(rejects_path) if rejects_path else _sibling(self.final_path, ".rejects.jsonl")
+        self.state_path = _sibling(self.final_path, ".progress.json")
         self.chunk_articles = chunk_articles
         self.max_chars = max_chars
         self.progress = progress
@@ -153,6 +157,9 @@ class ScoreJob:
                     _postfix(bar, summary, time.time() - start)
             self._commit(chunk, chunk_rejects, max(last_line, state["lines_done"]), out, rej, state, summary)
             bar.close()
+        if self.parquet:
+            jsonl_to_parquet(self.output_path, self.final_path)
+            self.output_path.unlink()
         state["complete"] = True
         _write_state(self.state_path, state)
         summary.seconds = time.time() - start
@@ -178,8 +185,8 @@ class ScoreJob:
                 with open(path, "ab") as f:
                     f.truncate(size)
             return state
-        if self.output_path.exists() and not (overwrite or resume):
-            raise ScoreJobError(f"{self.output_path} exists; pass --resume to continue it or --overwrite to replace it")
+        if self.final_path.exists() and not (overwrite or resume):
+            raise ScoreJobError(f"{self.final_path} exists; pass --resume to continue it or --overwrite to replace it")
         self.output_path.parent.mkdir(parents=True, exist_ok=True)
         for path in (self.output_path, self.rejects_path):
             path.write_bytes(b"")
@@ -234,8 +241,71 @@ def _postfix(bar, summary: ScoreSummary, seconds: float) -> None:
 
 
 def _sibling(path: Path, suffix: str) -> Path:
-    name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
+    name = path.name
+    for ext in (".jsonl", ".parquet"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
     return path.with_name(name + suffix)
+
+
+CONTRACT_COLUMNS = ("article_id", "sentence_index", "text", "start", "end", "speaker", "stance", "model")
+
+
+def jsonl_to_parquet(src: Path, dst: Path, batch_lines: int = 5000) -> None:
+    """Convert scored JSONL to Parquet in bounded batches.
+
+    Contract fields keep their structure (``speaker``, ``stance`` and ``model`` as
+    structs); ``scores`` and any carried-through input fields, whose shape varies between
+    records, are JSON strings in ``scores`` and ``extra``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = dst.with_name(dst.name + ".tmp")
+    writer = None
+
+    def flush(rows: list[dict]) -> None:
+        nonlocal writer
+        if writer is None:
+            targets = list(rows[0]["stance"]) if rows else []
+            writer = pq.ParquetWriter(tmp, _parquet_schema(pa, targets))
+        writer.write_table(pa.Table.from_pylist(rows, schema=writer.schema))
+
+    rows: list[dict] = []
+    with open(src, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            row = {k: r.get(k) for k in CONTRACT_COLUMNS}
+            row["scores"] = json.dumps(r.get("scores"), ensure_ascii=False)
+            extra = {k: v for k, v in r.items() if k not in CONTRACT_COLUMNS and k != "scores"}
+            row["extra"] = json.dumps(extra, ensure_ascii=False)
+            rows.append(row)
+            if len(rows) >= batch_lines:
+                flush(rows)
+                rows = []
+    if rows or writer is None:
+        flush(rows)
+    writer.close()
+    os.replace(tmp, dst)
+
+
+def _parquet_schema(pa, targets: list[str]):
+    text = pa.string()
+    speaker = pa.struct([(k, text) for k in ("attribution", "span", "mention", "affiliation")])
+    return pa.schema(
+        [
+            ("article_id", text),
+            ("sentence_index", pa.int64()),
+            ("text", text),
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("speaker", speaker),
+            ("stance", pa.struct([(t, text) for t in targets])),
+            ("model", pa.struct([("name", text), ("version", text)])),
+            ("scores", text),
+            ("extra", text),
+        ]
+    )
 
 
 def _write_state(path: Path, state: dict) -> None:

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input-format", choices=["jsonl", "csv", "parquet", "dataset"], help="override the format the extension implies"
     )
-    p.add_argument("--output", required=True, help="output JSONL file")
+    p.add_argument("--output", required=True, help="output file: .jsonl, or .parquet (written when the job completes)")
     p.add_argument("--rejects", help="rejects file (default: OUT.rejects.jsonl)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run of the same input")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")

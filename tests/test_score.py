@@ -153,3 +153,24 @@ def test_unknown_extension_is_a_clear_error(tiny_model, tmp_path):
     src.write_text("x\n")
     result = _score(tiny_model, src, tmp_path / "out.jsonl")
     assert result.returncode == 3 and "--input-format" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_parquet_output_holds_the_jsonl_records(tiny_model, tmp_path):
+    import pyarrow.parquet as pq
+
+    articles = _corpus(3)
+    articles[2] = {"id": "doc-2", "sentences": ["Talks resumed in Cairo.", "Hamas welcomed the move."], "url": "u"}
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(a) + "\n" for a in articles))
+    assert _score(tiny_model, src, tmp_path / "out.jsonl").returncode == 0
+    result = _score(tiny_model, src, tmp_path / "out.parquet", "--chunk-articles", "1")
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "out.parquet.partial.jsonl").exists()
+    reference = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    rows = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert len(rows) == len(reference)
+    for row, ref in zip(rows, reference):
+        assert row["speaker"] == ref["speaker"] and row["stance"] == ref["stance"]
+        assert json.loads(row["scores"]) == ref["scores"] and row["start"] == ref.get("start")
+        extra = json.loads(row["extra"])
+        assert all(extra[k] == ref[k] for k in extra)
