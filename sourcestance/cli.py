@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "score",
-        help="score a JSONL corpus of articles",
+        help="score a corpus of articles (JSONL, CSV, Parquet, datasets folder)",
         description="Read articles ({'id', 'text'} or {'id', 'sentences'}) from JSONL, CSV, Parquet or a saved datasets "
         "folder and write one "
         "scored sentence per line. Bad records go to OUT.rejects.jsonl; --resume continues an "
@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return EXIT_OK
     except Exception as e:  # a data error from training/ reaches here with its own type
         from training.data import CorpusError
 
