@@ -41,6 +41,7 @@ class TrainingRecipe:
         self.extra_labels = list(extra_labels)
         self.progress = progress
         self.schema = LabelSchema.from_config(config.labels)
+        self.stance_bias: dict[str, float] = {}  # filled by fit_stance_bias when the config asks
 
     # -- setup -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -175,7 +176,7 @@ class TrainingRecipe:
         return loss
 
     def predictor(self) -> Predictor:
-        return Predictor(self.model, self.tokenizer, self.config, stance_bias=getattr(self, "stance_bias", None))
+        return Predictor(self.model, self.tokenizer, self.config, stance_bias=self.stance_bias)
 
     def fit_stance_bias(self) -> dict[str, float]:
         """Shift each target's 'none' logit to the offset that maximises dev F_avg.
@@ -209,7 +210,7 @@ class TrainingRecipe:
     def save(self) -> dict:
         directory = save_model(self.model, self.tokenizer, self.config, self.output_dir)
         bias_file = directory / STANCE_BIAS_FILE
-        if getattr(self, "stance_bias", None):
+        if self.stance_bias:
             bias = {"none_logit_offset": self.stance_bias, "fitted_on": self.config.data.dev_split}
             bias_file.write_text(json.dumps(bias, indent=2), encoding="utf-8")
         else:
