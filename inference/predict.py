@@ -54,6 +54,7 @@ class Predictor:
             torch.set_num_threads(threads)
         self.model_info = {"name": config.name, "version": config.version}
         self.stance_bias = dict(stance_bias or {})
+        self._none_index = self.schema.stance.index(self.schema.no_stance)
 
     @classmethod
     def from_dir(cls, directory: str | Path, **kwargs: Any) -> Predictor:
@@ -82,9 +83,8 @@ class Predictor:
             feats = [items[i].features for i in batch]
             tensors = collate(feats, self.tokenizer.pad_token_id or 0)
             logits = self.model(**tensors)
-            none = self.schema.stance.index(self.schema.no_stance)
             for target, bias in self.stance_bias.items():
-                logits[stance_head(target)][:, none] += bias
+                logits[stance_head(target)][:, self._none_index] += bias
             probs = {name: torch.softmax(logits[name].float(), -1).numpy() for name in self.schema.heads}
             starts, ends = logits["span_start"].float().numpy(), logits["span_end"].float().numpy()
             for row, i in enumerate(batch):

@@ -51,5 +51,19 @@ class LabelSchema:
         }
 
 
+STANCE_PREFIX = "stance_"
+
+
 def stance_head(target: str) -> str:
-    return f"stance_{target}"
+    return STANCE_PREFIX + target
+
+
+def is_stance_head(head: str) -> bool:
+    return head.startswith(STANCE_PREFIX)
+
+
+def label_value(label: dict, head: str) -> str:
+    """The value a contract record gives a head: ``speaker.<head>`` or ``stance.<target>``."""
+    if is_stance_head(head):
+        return label["stance"][head[len(STANCE_PREFIX) :]]
+    return label["speaker"][head]

@@ -181,10 +181,12 @@ def create_app(predictor: Predictor | None, settings: ServiceSettings, model_dir
             if settings.api_key and endpoint.startswith("/v1/"):
                 given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
                 if not hmac.compare_digest(given.encode(), settings.api_key.encode()):
+                    errors.labels("unauthorized").inc()
                     response = _error(401, "unauthorized", "missing or wrong API key (Authorization: Bearer KEY)")
             if response is None and request.method == "POST":
                 declared = request.headers.get("content-length")
                 if declared is not None and declared.isdigit() and int(declared) > _byte_limit(settings):
+                    errors.labels("too_large").inc()
                     response = _error(413, "too_large", f"request body over {_byte_limit(settings)} bytes")
             if response is None:
                 response = await call_next(request)
@@ -192,8 +194,6 @@ def create_app(predictor: Predictor | None, settings: ServiceSettings, model_dir
             status = response.status_code if response is not None else 500
             requests.labels(endpoint, str(status)).inc()
             latency.labels(endpoint).observe(time.perf_counter() - start)
-            if status >= 400 and response is not None and status in (401, 413):
-                errors.labels("unauthorized" if status == 401 else "too_large").inc()
         return response
 
     @app.exception_handler(ServiceError)

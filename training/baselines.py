@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from inference.config import RunConfig
 from inference.records import Article
 from inference.resolve import SentencePrediction, resolve_article
-from inference.schema import LabelSchema
+from inference.schema import LabelSchema, label_value, stance_head
 from training.data import LabelledArticle
 
 _VERBS = (
@@ -72,7 +72,7 @@ class Baseline:
         labels = [label for a in articles for label in a.labels]
         self.classifiers = {}
         for name in self.schema.heads:
-            y = [_field(label, name) for label in labels]
+            y = [label_value(label, name) for label in labels]
             clf = LogisticRegression(max_iter=2000, C=5.0, class_weight="balanced")
             self.classifiers[name] = clf.fit(x, y) if len(set(y)) > 1 else _Constant(y[0])
         return self
@@ -95,7 +95,7 @@ class Baseline:
                 if attribution == s.no_attribution:
                     affiliation = s.author_affiliation
                 preds.append(SentencePrediction(attribution, span, affiliation, {}))
-                stances.append({t: outputs[f"stance_{t}"][row] for t in s.targets})
+                stances.append({t: outputs[stance_head(t)][row] for t in s.targets})
                 row += 1
             resolved = resolve_article(preds, s.no_attribution, s.author_affiliation, self.config.model.carry_affiliation)
             results.append(
@@ -124,9 +124,3 @@ class _Constant:
 
     def predict(self, x) -> np.ndarray:
         return np.array([self.value] * x.shape[0])
-
-
-def _field(label: dict, head: str) -> str:
-    if head.startswith("stance_"):
-        return label["stance"][head[len("stance_") :]]
-    return label["speaker"][head]

@@ -13,7 +13,7 @@ import datasets
 from inference.config import ModelConfig
 from inference.encode import article_features
 from inference.records import Article, locate_span
-from inference.schema import LabelSchema, stance_head
+from inference.schema import LabelSchema, label_value
 
 IGNORE = -100
 
@@ -82,12 +82,9 @@ def encode_corpus(articles: list[LabelledArticle], tokenizer, model_config: Mode
             article.sentences, article.labels, article_features(tokenizer, article.sentences, model_config)
         ):
             row = {"input_ids": feats.input_ids, "token_type_ids": feats.token_type_ids, "sentence_len": feats.sentence_len}
-            speaker, stance = label["speaker"], label["stance"]
-            row["attribution"] = index["attribution"][speaker["attribution"]]
-            row["affiliation"] = index["affiliation"][speaker["affiliation"]]
-            for target in schema.targets:
-                row[stance_head(target)] = index[stance_head(target)][stance[target]]
-            row["span_start"], row["span_end"] = span_positions(sentence, speaker["span"], feats.offsets)
+            for head in schema.heads:
+                row[head] = index[head][label_value(label, head)]
+            row["span_start"], row["span_end"] = span_positions(sentence, label["speaker"]["span"], feats.offsets)
             rows.append(row)
     return datasets.Dataset.from_list(rows)
 

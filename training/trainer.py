@@ -24,7 +24,7 @@ from inference.config import RunConfig
 from inference.encode import Features
 from inference.model import STANCE_BIAS_FILE, build_model, save_model
 from inference.predict import Predictor, collate
-from inference.schema import LabelSchema
+from inference.schema import LabelSchema, is_stance_head
 from training.data import IGNORE, CorpusError, encode_corpus, load_corpus, select_split
 from training.evaluate import Evaluator
 from training.metrics import macro_f1
@@ -64,6 +64,7 @@ class TrainingRecipe:
         self.test = Evaluator(test, self.schema, "test") if test else None
         self.model, self.tokenizer = build_model(cfg)
         self.train_set = encode_corpus(self.train_articles, self.tokenizer, cfg.model, self.schema)
+        self.train_lengths = [len(x) for x in self.train_set["input_ids"]]
         self.loss_weights = self._class_weights()
         self.steps_per_epoch = math.ceil(len(self.train_set) / cfg.train.batch_size)
         total = self.steps_per_epoch * cfg.train.epochs
@@ -79,7 +80,7 @@ class TrainingRecipe:
         t = self.config.train
         for name, values in self.schema.heads.items():
             counts = np.bincount(np.asarray(self.train_set[name]), minlength=len(values)).astype(float)
-            power = t.stance_class_weight_power if name.startswith("stance_") else t.class_weight_power
+            power = t.stance_class_weight_power if is_stance_head(name) else t.class_weight_power
             w = np.maximum(counts, 1.0) ** -power
             weights[name] = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float)
         return weights
@@ -142,10 +143,9 @@ class TrainingRecipe:
         order = list(range(len(self.train_set)))
         rng.shuffle(order)
         size = self.config.train.batch_size
-        lengths = [len(x) for x in self.train_set["input_ids"]]
         chunks = []
         for i in range(0, len(order), size * 32):
-            pool = sorted(order[i : i + size * 32], key=lambda k: lengths[k])
+            pool = sorted(order[i : i + size * 32], key=lambda k: self.train_lengths[k])
             chunks += [pool[j : j + size] for j in range(0, len(pool), size)]
         rng.shuffle(chunks)
         for chunk in chunks:
@@ -167,7 +167,7 @@ class TrainingRecipe:
         loss = torch.zeros(())
         for name in self.schema.heads:
             head_loss = nn.functional.cross_entropy(out[name], targets[name], weight=self.loss_weights[name])
-            loss = loss + (t.stance_loss_weight if name.startswith("stance_") else 1.0) * head_loss
+            loss = loss + (t.stance_loss_weight if is_stance_head(name) else 1.0) * head_loss
         for side in ("span_start", "span_end"):
             if (targets[side] != IGNORE).any():
                 loss = loss + 0.5 * t.span_loss_weight * nn.functional.cross_entropy(
