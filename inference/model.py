@@ -21,6 +21,7 @@ CONFIG_FILE = "sourcestance.yaml"
 LABELS_FILE = "labels.json"
 ENCODER_CONFIG_FILE = "config.json"
 STANCE_BIAS_FILE = "stance_bias.json"
+CALIBRATION_FILE = "calibration.json"
 
 
 class ModelLoadError(RuntimeError):
@@ -164,3 +165,16 @@ def load_stance_bias(directory: str | Path) -> dict[str, float]:
         return {}
     raw = json.loads(path.read_text(encoding="utf-8"))
     return {str(k): float(v) for k, v in raw.get("none_logit_offset", {}).items()}
+
+
+def load_temperatures(directory: str | Path) -> dict[str, float]:
+    """Per-head softmax temperatures fitted on dev, so that scores are calibrated probabilities."""
+    path = Path(directory) / CALIBRATION_FILE
+    if not path.is_file():
+        return {}
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    temperatures = {str(k): float(v) for k, v in raw.get("temperature", {}).items()}
+    bad = [k for k, v in temperatures.items() if not v > 0]
+    if bad:
+        raise ModelLoadError(f"{path}: temperatures must be positive ({', '.join(bad)})")
+    return temperatures

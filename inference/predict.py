@@ -16,7 +16,7 @@ import torch
 
 from inference.config import RunConfig
 from inference.encode import Features, article_features
-from inference.model import SourceStanceModel, load_model, load_stance_bias
+from inference.model import SourceStanceModel, load_model, load_stance_bias, load_temperatures
 from inference.records import OUTPUT_KEYS, Article
 from inference.resolve import SentencePrediction, resolve_article
 from inference.schema import stance_head
@@ -43,6 +43,7 @@ class Predictor:
         max_batch_tokens: int = 8192,
         threads: int | None = None,
         stance_bias: dict[str, float] | None = None,
+        temperatures: dict[str, float] | None = None,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -54,12 +55,14 @@ class Predictor:
             torch.set_num_threads(threads)
         self.model_info = {"name": config.name, "version": config.version}
         self.stance_bias = dict(stance_bias or {})
+        self.temperatures = dict(temperatures or {})  # head name -> T; scores are softmax(logits / T)
         self._none_index = self.schema.stance.index(self.schema.no_stance)
 
     @classmethod
     def from_dir(cls, directory: str | Path, **kwargs: Any) -> Predictor:
         model, tokenizer, config = load_model(directory)
         kwargs.setdefault("stance_bias", load_stance_bias(directory))
+        kwargs.setdefault("temperatures", load_temperatures(directory))
         return cls(model, tokenizer, config, **kwargs)
 
     def predict(self, articles: list[Article]) -> list[list[dict]]:
@@ -85,7 +88,10 @@ class Predictor:
             logits = self.model(**tensors)
             for target, bias in self.stance_bias.items():
                 logits[stance_head(target)][:, self._none_index] += bias
-            probs = {name: torch.softmax(logits[name].float(), -1).numpy() for name in self.schema.heads}
+            probs = {
+                name: torch.softmax(logits[name].float() / self.temperatures.get(name, 1.0), -1).numpy()
+                for name in self.schema.heads
+            }
             starts, ends = logits["span_start"].float().numpy(), logits["span_end"].float().numpy()
             for row, i in enumerate(batch):
                 results[i] = {
