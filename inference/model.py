@@ -1,7 +1,8 @@
 """The network: one shared encoder, a classification head per field, a span pointer.
 
 Every head reads the same encoder pass, so scoring a sentence for attribution,
-affiliation and all stance targets costs one forward pass.
+affiliation and all stance targets costs one forward pass, shared with the other
+sentences of its window.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ class SourceStanceModel(nn.Module):
         self.schema = schema
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
-        # Each head reads [CLS] (which sees the context) and its own attention-weighted
-        # summary of the sentence's tokens: stance toward the PA looks at other words
-        # than attribution does.
+        # Each head reads the sentence's lead token (which sees the context) and its own
+        # attention-weighted summary of the sentence's tokens: stance toward the PA looks
+        # at other words than attribution does.
         names = list(schema.heads)
         self.head_names = names
         self.queries = nn.Parameter(torch.zeros(len(names), hidden))
@@ -49,25 +50,40 @@ class SourceStanceModel(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         token_type_ids: torch.Tensor,
+        rows: torch.Tensor,
+        positions: torch.Tensor,
         sentence_mask: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
-        """Logits per head, plus ``span_start``/``span_end`` over positions (0 means no span)."""
+        """Logits per head for each target sentence of a batch of windows (see :meth:`heads_from_hidden`)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+        return self.heads_from_hidden(hidden, rows, positions, sentence_mask)
+
+    def heads_from_hidden(
+        self, hidden: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor, sentence_mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Per-sentence logits from the encoder's output; kept apart so another runtime can run the encoder.
+
+        Sentence k sits in window ``rows[k]`` at ``positions[k]``: its lead token first, then its
+        own tokens, padded; ``sentence_mask[k]`` marks the real ones. ``span_start``/``span_end``
+        are over those slots, slot 0 (the lead) meaning no span.
+        """
+        view = hidden[rows.unsqueeze(1), positions]  # (sentences, slots, hidden)
+        valid = sentence_mask.bool()
+        own = valid.clone()
+        own[:, 0] = False
         # Zero-initialised queries start as the plain mean over the sentence's tokens.
-        scores = torch.einsum("bth,qh->bqt", hidden, self.queries)
-        scores = scores.masked_fill(~sentence_mask.bool().unsqueeze(1), torch.finfo(scores.dtype).min)
-        summaries = torch.einsum("bqt,bth->bqh", torch.softmax(scores, dim=-1), hidden)
-        cls = hidden[:, 0]
+        scores = torch.einsum("bth,qh->bqt", view, self.queries)
+        scores = scores.masked_fill(~own.unsqueeze(1), torch.finfo(scores.dtype).min)
+        summaries = torch.einsum("bqt,bth->bqh", torch.softmax(scores, dim=-1), view)
+        lead = view[:, 0]
         out = {
-            name: self.heads[name](self.dropout(torch.cat([cls, summaries[:, i]], dim=-1)))
+            name: self.heads[name](self.dropout(torch.cat([lead, summaries[:, i]], dim=-1)))
             for i, name in enumerate(self.head_names)
         }
-        span_logits = self.span(self.dropout(hidden))
-        allowed = sentence_mask.bool().clone()
-        allowed[:, 0] = True  # the [CLS] slot stands for "no span"
+        span_logits = self.span(self.dropout(view))
         fill = torch.finfo(span_logits.dtype).min
-        out["span_start"] = span_logits[..., 0].masked_fill(~allowed, fill)
-        out["span_end"] = span_logits[..., 1].masked_fill(~allowed, fill)
+        out["span_start"] = span_logits[..., 0].masked_fill(~valid, fill)
+        out["span_end"] = span_logits[..., 1].masked_fill(~valid, fill)
         return out
 
 

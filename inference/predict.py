@@ -1,12 +1,15 @@
 """Prediction: articles in, contract records out, one encoder pass per sentence.
 
-Sentences of many articles are pooled, sorted by length and cut into batches by a token
+Articles are cut into windows of consecutive sentences (inference/encode.py); windows of
+many articles are pooled, sorted by length and cut into batches by a sentence and token
 budget, so padding stays small; results go back to article order before speakers are
-resolved.
+resolved. Tokenisation (``prepare``) is separate from the model call, so a caller can
+prepare the next chunk while this one runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import numpy as np
 import torch
 
 from inference.config import RunConfig
-from inference.encode import Features, article_features
+from inference.encode import Target, Window, article_windows
 from inference.model import SourceStanceModel, load_model, load_stance_bias, load_temperatures
 from inference.records import OUTPUT_KEYS, Article
 from inference.resolve import SentencePrediction, resolve_article
@@ -25,10 +28,11 @@ MAX_SPAN_TOKENS = 24
 
 
 @dataclass
-class _Item:
-    article: int
-    sentence: int
-    features: Features
+class Prepared:
+    """Tokenised windows of a list of articles, ready for the model."""
+
+    windows: list[Window]
+    articles: list[int]  # the article each window belongs to
 
 
 class Predictor:
@@ -44,6 +48,7 @@ class Predictor:
         threads: int | None = None,
         stance_bias: dict[str, float] | None = None,
         temperatures: dict[str, float] | None = None,
+        encoder_runtime: Callable[..., torch.Tensor] | None = None,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -56,36 +61,45 @@ class Predictor:
         self.model_info = {"name": config.name, "version": config.version}
         self.stance_bias = dict(stance_bias or {})
         self.temperatures = dict(temperatures or {})  # head name -> T; scores are softmax(logits / T)
+        self.encoder_runtime = encoder_runtime  # None: the PyTorch encoder
         self._none_index = self.schema.stance.index(self.schema.no_stance)
 
     @classmethod
-    def from_dir(cls, directory: str | Path, **kwargs: Any) -> Predictor:
+    def from_dir(cls, directory: str | Path, runtime: str = "torch", **kwargs: Any) -> Predictor:
+        """Everything comes from the model directory; ``runtime`` picks the encoder's engine."""
+        from inference.onnx_runtime import load_runtime
+
         model, tokenizer, config = load_model(directory)
         kwargs.setdefault("stance_bias", load_stance_bias(directory))
         kwargs.setdefault("temperatures", load_temperatures(directory))
+        kwargs.setdefault("encoder_runtime", load_runtime(model.encoder, directory, runtime, kwargs.get("threads")))
         return cls(model, tokenizer, config, **kwargs)
 
-    def predict(self, articles: list[Article]) -> list[list[dict]]:
+    def prepare(self, articles: list[Article]) -> Prepared:
+        """Tokenise and window the articles; no model call, so it can run beside one."""
+        windows, owners = [], []
+        for a, article in enumerate(articles):
+            for window in article_windows(self.tokenizer, article.sentences, self.config.model):
+                windows.append(window)
+                owners.append(a)
+        return Prepared(windows, owners)
+
+    def predict(self, articles: list[Article], prepared: Prepared | None = None) -> list[list[dict]]:
         """Contract records for every sentence of every article, in input order."""
-        items = [
-            _Item(a, s, f)
-            for a, article in enumerate(articles)
-            for s, f in enumerate(article_features(self.tokenizer, article.sentences, self.config.model))
-        ]
-        raw = self._run(items)
+        prepared = prepared or self.prepare(articles)
         per_article: list[list[dict]] = [[None] * len(a.sentences) for a in articles]  # type: ignore[list-item]
-        for item, out in zip(items, raw):
-            per_article[item.article][item.sentence] = out
+        for (window, target), out in self._run(prepared.windows):
+            per_article[prepared.articles[window]][target.sentence] = out
         return [self._records(article, outs) for article, outs in zip(articles, per_article)]
 
     @torch.inference_mode()
-    def _run(self, items: list[_Item]) -> list[dict]:
-        order = sorted(range(len(items)), key=lambda i: len(items[i].features.input_ids))
-        results: list[dict] = [None] * len(items)  # type: ignore[list-item]
-        for batch in self._batches(order, items):
-            feats = [items[i].features for i in batch]
-            tensors = collate(feats, self.tokenizer.pad_token_id or 0)
-            logits = self.model(**tensors)
+    def _run(self, windows: list[Window]):
+        """Yield ``((window index, target), outputs)`` for every target sentence."""
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        for batch in self._batches(order, windows):
+            chosen = [windows[i] for i in batch]
+            tensors = collate(chosen, self.tokenizer.pad_token_id or 0)
+            logits = self.logits(tensors)
             for target, bias in self.stance_bias.items():
                 logits[stance_head(target)][:, self._none_index] += bias
             probs = {
@@ -93,24 +107,34 @@ class Predictor:
                 for name in self.schema.heads
             }
             starts, ends = logits["span_start"].float().numpy(), logits["span_end"].float().numpy()
-            for row, i in enumerate(batch):
-                results[i] = {
-                    "probs": {name: p[row] for name, p in probs.items()},
-                    "span": decode_span(starts[row], ends[row], feats[row].sentence_len),
-                    "offsets": feats[row].offsets,
-                }
-        return results
+            row = 0
+            for i, window in zip(batch, chosen):
+                for target in window.targets:
+                    yield (i, target), {
+                        "probs": {name: p[row] for name, p in probs.items()},
+                        "span": decode_span(starts[row], ends[row], len(target.offsets)),
+                        "offsets": target.offsets,
+                    }
+                    row += 1
 
-    def _batches(self, order: list[int], items: list[_Item]):
+    def logits(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Head logits for a collated batch; a faster runtime replaces the encoder here."""
+        if self.encoder_runtime is None:
+            return self.model(**tensors)
+        hidden = self.encoder_runtime(tensors["input_ids"], tensors["attention_mask"], tensors["token_type_ids"])
+        return self.model.heads_from_hidden(hidden, tensors["rows"], tensors["positions"], tensors["sentence_mask"])
+
+    def _batches(self, order: list[int], windows: list[Window]):
         batch: list[int] = []
-        longest = 0
+        longest = sentences = 0
         for i in order:
-            n = len(items[i].features.input_ids)
-            if batch and (len(batch) >= self.batch_size or max(longest, n) * (len(batch) + 1) > self.max_batch_tokens):
+            n, k = len(windows[i].input_ids), len(windows[i].targets)
+            if batch and (sentences + k > self.batch_size or max(longest, n) * (len(batch) + 1) > self.max_batch_tokens):
                 yield batch
-                batch, longest = [], 0
+                batch, longest, sentences = [], 0, 0
             batch.append(i)
             longest = max(longest, n)
+            sentences += k
         if batch:
             yield batch
 
@@ -181,17 +205,31 @@ def decode_span(start: np.ndarray, end: np.ndarray, n: int) -> tuple[int, int] |
     return first, last
 
 
-def collate(features: list[Features], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad a batch to its longest input; ``sentence_mask`` marks the sentence's own tokens."""
-    width = max(len(f.input_ids) for f in features)
-    ids = torch.full((len(features), width), pad_id, dtype=torch.long)
-    types = torch.zeros((len(features), width), dtype=torch.long)
-    mask = torch.zeros((len(features), width), dtype=torch.long)
-    sentence = torch.zeros((len(features), width), dtype=torch.long)
-    for row, f in enumerate(features):
-        n = len(f.input_ids)
-        ids[row, :n] = torch.tensor(f.input_ids)
-        types[row, :n] = torch.tensor(f.token_type_ids)
-        mask[row, :n] = 1
-        sentence[row, 1 : 1 + f.sentence_len] = 1
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "sentence_mask": sentence}
+def collate(windows: list[Window], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad windows to the longest; gather indices place each target sentence's slots in its window."""
+    width = max(len(w.input_ids) for w in windows)
+    ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
+    types = torch.zeros((len(windows), width), dtype=torch.long)
+    mask = torch.zeros((len(windows), width), dtype=torch.long)
+    targets: list[tuple[int, Target]] = [(r, t) for r, w in enumerate(windows) for t in w.targets]
+    slots = max(len(t.offsets) for _, t in targets) + 1
+    rows = torch.tensor([r for r, _ in targets], dtype=torch.long)
+    positions = torch.zeros((len(targets), slots), dtype=torch.long)
+    sentence = torch.zeros((len(targets), slots), dtype=torch.long)
+    for r, w in enumerate(windows):
+        n = len(w.input_ids)
+        ids[r, :n] = torch.tensor(w.input_ids)
+        types[r, :n] = torch.tensor(w.token_type_ids)
+        mask[r, :n] = 1
+    for k, (_, t) in enumerate(targets):
+        where = t.positions
+        positions[k, : len(where)] = torch.tensor(where)
+        sentence[k, : len(where)] = 1
+    return {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "token_type_ids": types,
+        "rows": rows,
+        "positions": positions,
+        "sentence_mask": sentence,
+    }

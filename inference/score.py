@@ -16,6 +16,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,8 +125,8 @@ class ScoreJob:
         # become the Parquet file when the job completes.
         self.parquet = self.final_path.suffix.lower() == ".parquet"
         self.output_path = self.final_path.with_name(self.final_path.name + ".partial.jsonl") if self.parquet else self.final_path
-        self.rejects_path = Path(rejects_path) if rejects_path else _sibling(self.final_path, ".rejects.jsonl")
-        self.state_path = _sibling(self.final_path, ".progress.json")
+        self.rejects_path = Path(rejects_path) if rejects_path else sibling(self.final_path, ".rejects.jsonl")
+        self.state_path = sibling(self.final_path, ".progress.json")
         self.chunk_articles = chunk_articles
         self.max_chars = max_chars
         self.progress = progress
@@ -145,17 +146,25 @@ class ScoreJob:
             bar = tqdm(total=total, unit=unit, unit_scale=unit == "B", desc="scoring", disable=not self.progress)
             items = iter_source(self.input_path, self.input_format, state["lines_done"], bar.update)
             last_line = state["lines_done"]
-            for number, item in read_articles(items, self.max_chars):
-                last_line = number
-                if isinstance(item, Article):
-                    chunk.append(item)
-                else:
-                    chunk_rejects.append(item)
-                if len(chunk) >= self.chunk_articles:
-                    self._commit(chunk, chunk_rejects, number, out, rej, state, summary)
-                    chunk, chunk_rejects = [], []
-                    _postfix(bar, summary, time.time() - start)
-            self._commit(chunk, chunk_rejects, max(last_line, state["lines_done"]), out, rej, state, summary)
+            # One chunk is tokenised on a helper thread while the previous one runs the model.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenise") as pool:
+                pending = None
+                for number, item in read_articles(items, self.max_chars):
+                    last_line = number
+                    if isinstance(item, Article):
+                        chunk.append(item)
+                    else:
+                        chunk_rejects.append(item)
+                    if len(chunk) >= self.chunk_articles:
+                        if pending:
+                            self._commit(*pending, out, rej, state, summary)
+                            _postfix(bar, summary, time.time() - start)
+                        pending = (chunk, pool.submit(self.predictor.prepare, chunk), chunk_rejects, number)
+                        chunk, chunk_rejects = [], []
+                if pending:
+                    self._commit(*pending, out, rej, state, summary)
+            line = max(last_line, state["lines_done"])
+            self._commit(chunk, None, chunk_rejects, line, out, rej, state, summary)
             bar.close()
         if self.parquet:
             jsonl_to_parquet(self.output_path, self.final_path)
@@ -193,9 +202,9 @@ class ScoreJob:
         _write_state(self.state_path, fresh)
         return fresh
 
-    def _commit(self, chunk, rejects, line, out, rej, state, summary) -> None:
+    def _commit(self, chunk, prepared, rejects, line, out, rej, state, summary) -> None:
         if chunk:
-            results = self.predictor.predict(chunk)
+            results = self.predictor.predict(chunk, prepared.result() if prepared else None)
             payload = []
             for records in results:
                 summary.add(records)
@@ -240,7 +249,8 @@ def _postfix(bar, summary: ScoreSummary, seconds: float) -> None:
         bar.set_postfix(articles_s=f"{summary.articles / seconds:.1f}", sentences_s=f"{summary.sentences / seconds:.1f}")
 
 
-def _sibling(path: Path, suffix: str) -> Path:
+def sibling(path: Path, suffix: str) -> Path:
+    """OUT.jsonl -> OUT<suffix>: where a job keeps its rejects and progress state."""
     name = path.name
     for ext in (".jsonl", ".parquet"):
         if name.endswith(ext):

@@ -1,3 +1,7 @@
+"""`python -m sourcestance` is the `sourcestance` command."""
+
+import sys
+
 from sourcestance.cli import main
 
-raise SystemExit(main())
+sys.exit(main())

@@ -63,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         "interrupted run without duplicates.",
     )
     p.add_argument("--model", required=True, help="model directory written by `sourcestance train`")
-    p.add_argument("--input", required=True, help="input corpus: .jsonl, .csv, .parquet or a saved datasets folder")
+    p.add_argument(
+        "--input",
+        required=True,
+        nargs="+",
+        help="input corpus: .jsonl, .csv, .parquet or a saved datasets folder (several files with --engine ray)",
+    )
     p.add_argument(
         "--input-format", choices=["jsonl", "csv", "parquet", "dataset"], help="override the format the extension implies"
     )
@@ -75,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-articles", type=int, default=64, help="articles scored and committed together (default: %(default)s)")
     p.add_argument("--max-chars", type=int, default=100_000, help="reject longer articles (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument(
+        "--runtime",
+        choices=["torch", "onnx", "onnx-int8"],
+        default="torch",
+        help="encoder engine: PyTorch, or ONNX Runtime in fp32 or int8 (exported into the model directory on first use)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this process (resumable); ray: Ray Data with a pool of model actors (RAY_ADDRESS for a cluster)",
+    )
+    p.add_argument("--workers", type=int, default=2, help="model actors with --engine ray (default: %(default)s)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser(
@@ -109,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-wait-ms", type=float, default=5.0, help="how long a request waits to batch with others (default: %(default)s)"
     )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument("--runtime", choices=["torch", "onnx", "onnx-int8"], default="torch", help="encoder engine (see score)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("data", help="corpus tools (validate, stats)")
@@ -193,15 +212,50 @@ def cmd_train(args) -> int:
 
 def cmd_score(args) -> int:
     from inference.predict import Predictor
-    from inference.score import ScoreJob
+    from inference.score import ScoreJob, sibling
 
-    predictor = Predictor.from_dir(args.model, batch_size=args.batch_size, threads=args.threads)
-    job = ScoreJob(
-        predictor, args.input, args.output, args.rejects, args.chunk_articles, args.max_chars, not args.quiet, args.input_format
-    )
-    summary = job.run(resume=args.resume, overwrite=args.overwrite)
+    if args.engine == "ray":
+        from inference.model import load_model
+        from inference.ray_engine import score_with_ray
+
+        if args.resume:
+            print("error: --resume is for the local engine; a Ray job is rerun whole", file=sys.stderr)
+            return EXIT_USAGE
+        load_model(args.model)  # a wrong directory fails here, not inside an actor
+        summary = score_with_ray(
+            args.model,
+            args.input,
+            args.output,
+            args.rejects,
+            workers=args.workers,
+            threads_per_worker=args.threads,
+            runtime=args.runtime,
+            batch_articles=args.chunk_articles,
+            batch_size=args.batch_size,
+            max_chars=args.max_chars,
+            input_format=args.input_format,
+            overwrite=args.overwrite,
+        )
+        rejects = args.rejects or sibling(Path(args.output), ".rejects.jsonl")
+    else:
+        if len(args.input) != 1:
+            print("error: the local engine reads one input; pass several with --engine ray", file=sys.stderr)
+            return EXIT_USAGE
+        predictor = Predictor.from_dir(args.model, runtime=args.runtime, batch_size=args.batch_size, threads=args.threads)
+        job = ScoreJob(
+            predictor,
+            args.input[0],
+            args.output,
+            args.rejects,
+            args.chunk_articles,
+            args.max_chars,
+            not args.quiet,
+            args.input_format,
+        )
+        summary = job.run(resume=args.resume, overwrite=args.overwrite)
+        rejects = job.rejects_path
     print(summary.render())
-    print(f"output: {args.output}" + (f"; rejects: {job.rejects_path}" if summary.rejects else ""))
+    print(f"output: {args.output}" + (f"; rejects: {rejects}" if summary.rejects else ""))
     return EXIT_OK
 
 
@@ -221,7 +275,7 @@ def cmd_serve(args) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
         print(f"warning: serving on {args.host} without --api-key-file: anyone who can reach it can use it", file=sys.stderr)
     settings = ServiceSettings(args.max_articles, args.max_chars, args.max_batch_sentences, args.max_wait_ms, api_key)
-    predictor = Predictor.from_dir(args.model, threads=args.threads)
+    predictor = Predictor.from_dir(args.model, runtime=args.runtime, threads=args.threads)
     app = create_app(predictor, settings, args.model)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
     return EXIT_OK

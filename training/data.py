@@ -11,7 +11,7 @@ from typing import Any
 import datasets
 
 from inference.config import ModelConfig
-from inference.encode import article_features
+from inference.encode import Target, Window, article_windows
 from inference.records import Article, locate_span
 from inference.schema import LabelSchema, label_value
 
@@ -74,23 +74,36 @@ def select_split(corpus: list[LabelledArticle], split: str, limit: int | None = 
 
 
 def encode_corpus(articles: list[LabelledArticle], tokenizer, model_config: ModelConfig, schema: LabelSchema) -> datasets.Dataset:
-    """One row per sentence: encoder input plus a label id per head and the span's token positions."""
+    """One row per window: encoder input, and per target sentence its slots, a label id per head and span slots."""
     rows = []
     index = {name: {v: i for i, v in enumerate(values)} for name, values in schema.heads.items()}
     for article in articles:
-        for sentence, label, feats in zip(
-            article.sentences, article.labels, article_features(tokenizer, article.sentences, model_config)
-        ):
-            row = {"input_ids": feats.input_ids, "token_type_ids": feats.token_type_ids, "sentence_len": feats.sentence_len}
+        for window in article_windows(tokenizer, article.sentences, model_config):
+            row: dict[str, Any] = {
+                "input_ids": window.input_ids,
+                "token_type_ids": window.token_type_ids,
+                "targets": [[t.lead, t.start, len(t.offsets)] for t in window.targets],
+            }
+            labels = [article.labels[t.sentence] for t in window.targets]
             for head in schema.heads:
-                row[head] = index[head][label_value(label, head)]
-            row["span_start"], row["span_end"] = span_positions(sentence, label["speaker"]["span"], feats.offsets)
+                row[head] = [index[head][label_value(label, head)] for label in labels]
+            spans = [
+                span_positions(article.sentences[t.sentence], label["speaker"]["span"], t.offsets)
+                for t, label in zip(window.targets, labels)
+            ]
+            row["span_start"], row["span_end"] = [s for s, _ in spans], [e for _, e in spans]
             rows.append(row)
     return datasets.Dataset.from_list(rows)
 
 
+def window_from_row(row: dict) -> Window:
+    """The encoder view of an encoded row (sentence indexes and offsets are not needed to train)."""
+    targets = [Target(-1, lead, start, [(0, 0)] * length) for lead, start, length in row["targets"]]
+    return Window(row["input_ids"], row["token_type_ids"], targets)
+
+
 def span_positions(sentence: str, span: str | None, offsets: list[tuple[int, int]]) -> tuple[int, int]:
-    """Input positions of a span's first and last token; (0, 0) for no span, IGNORE if cut off."""
+    """Slots of a span's first and last token (slot k is token k - 1); (0, 0) for no span, IGNORE if cut off."""
     if span is None:
         return 0, 0
     where = locate_span(sentence, span)
@@ -104,4 +117,4 @@ def span_positions(sentence: str, span: str | None, offsets: list[tuple[int, int
             last = k
     if first is None or last is None or last < first or offsets[-1][1] < where[1]:
         return IGNORE, IGNORE
-    return first + 1, last + 1  # position 0 is [CLS]
+    return first + 1, last + 1  # slot 0 is the sentence's lead token

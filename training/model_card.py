@@ -55,9 +55,9 @@ Labels every sentence of a news article with its speaker (attribution, span, men
 affiliation) and the speaker's stance toward {", ".join(config.labels.targets)}, following
 the sourcestance annotation contract (ANNOTATION.md).
 
-- Base encoder: `{config.model.base_model}`; one encoder pass per sentence feeds every head.
-- Context: {config.model.context_before} preceding and {config.model.context_after} following sentence(s),
-  {config.model.max_length} tokens at most.
+- Base encoder: `{config.model.base_model}`; one encoder pass feeds every head of every sentence in a window.
+- Context: windows of consecutive sentences, {config.model.max_length} tokens at most, with
+  {config.model.context_before} sentence(s) before and {config.model.context_after} after each window as context.
 - Trained on {training["train_sentences"]} sentences ({training["train_articles"]} articles) of split `{config.data.train_split}`
   for {training["train_seconds"]} s; best dev epoch {training["best_epoch"]}; seed {config.train.seed}.
 - Data: {", ".join(f"`{f}`" for f in data_files)} (sha256 prefix `{training["data_sha256"]}`).

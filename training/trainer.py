@@ -21,11 +21,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from inference.config import RunConfig
-from inference.encode import Features
 from inference.model import STANCE_BIAS_FILE, build_model, save_model
 from inference.predict import Predictor, collate
 from inference.schema import LabelSchema, is_stance_head
-from training.data import IGNORE, CorpusError, encode_corpus, load_corpus, select_split
+from training.data import IGNORE, CorpusError, encode_corpus, load_corpus, select_split, window_from_row
 from training.evaluate import Evaluator
 from training.metrics import macro_f1
 from training.model_card import write_model_card
@@ -64,14 +63,20 @@ class TrainingRecipe:
         self.test = Evaluator(test, self.schema, "test") if test else None
         self.model, self.tokenizer = build_model(cfg)
         self.train_set = encode_corpus(self.train_articles, self.tokenizer, cfg.model, self.schema)
-        self.train_lengths = [len(x) for x in self.train_set["input_ids"]]
+        self.train_rows = self.train_set.to_list()  # plain lists: batches are built every step
+        self.train_lengths = [len(row["input_ids"]) for row in self.train_rows]
+        self.train_sentences = sum(len(row["targets"]) for row in self.train_rows)
         self.loss_weights = self._class_weights()
         self.steps_per_epoch = math.ceil(len(self.train_set) / cfg.train.batch_size)
         total = self.steps_per_epoch * cfg.train.epochs
         self.total_steps = min(total, cfg.train.max_steps) if cfg.train.max_steps else total
         self.optimizer, self.scheduler = self._optimizer()
         log.info(
-            "training on %d sentences from %d articles, %d steps", len(self.train_set), len(self.train_articles), self.total_steps
+            "training on %d sentences (%d windows) from %d articles, %d steps",
+            self.train_sentences,
+            len(self.train_set),
+            len(self.train_articles),
+            self.total_steps,
         )
 
     def _class_weights(self) -> dict[str, torch.Tensor]:
@@ -79,7 +84,8 @@ class TrainingRecipe:
         weights = {}
         t = self.config.train
         for name, values in self.schema.heads.items():
-            counts = np.bincount(np.asarray(self.train_set[name]), minlength=len(values)).astype(float)
+            labels = [v for row in self.train_rows for v in row[name]]
+            counts = np.bincount(np.asarray(labels, dtype=int), minlength=len(values)).astype(float)
             power = t.stance_class_weight_power if is_stance_head(name) else t.class_weight_power
             w = np.maximum(counts, 1.0) ** -power
             weights[name] = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float)
@@ -149,15 +155,10 @@ class TrainingRecipe:
             chunks += [pool[j : j + size] for j in range(0, len(pool), size)]
         rng.shuffle(chunks)
         for chunk in chunks:
-            rows = self.train_set[chunk]
-            feats = [
-                Features(ids, types, [(0, 0)] * n)
-                for ids, types, n in zip(rows["input_ids"], rows["token_type_ids"], rows["sentence_len"])
-            ]
-            tensors = collate(feats, self.tokenizer.pad_token_id or 0)
-            targets = {name: torch.tensor(rows[name]) for name in self.schema.heads}
-            targets["span_start"] = torch.tensor(rows["span_start"])
-            targets["span_end"] = torch.tensor(rows["span_end"])
+            rows = [self.train_rows[k] for k in chunk]
+            tensors = collate([window_from_row(row) for row in rows], self.tokenizer.pad_token_id or 0)
+            names = [*self.schema.heads, "span_start", "span_end"]
+            targets = {name: torch.tensor([v for row in rows for v in row[name]]) for name in names}
             yield tensors, targets
 
     def _loss(self, batch) -> torch.Tensor:
@@ -222,7 +223,7 @@ class TrainingRecipe:
         summary = {
             "best_epoch": self.best_epoch,
             "train_seconds": round(self.train_seconds, 1),
-            "train_sentences": len(self.train_set),
+            "train_sentences": self.train_sentences,
             "train_articles": len(self.train_articles),
             "history": self.history,
         }
