@@ -100,6 +100,10 @@ class TrainConfig:
         default=False,
         metadata={"help": "fit a per-target 'none' logit offset on dev for F_avg; needs a large dev split"},
     )
+    calibrate: bool = field(
+        default=True,
+        metadata={"help": "fit one softmax temperature per head on dev, so that scores are calibrated probabilities"},
+    )
 
 
 @dataclass

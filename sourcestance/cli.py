@@ -19,8 +19,11 @@ EPILOG = """examples:
   sourcestance train --config configs/default.yaml --output models/default
   sourcestance score --model models/default --input data/sample.jsonl --output scored.jsonl
   sourcestance evaluate --model models/default --articles data/articles.jsonl --labels data/labels.jsonl --split test
+  sourcestance compare --models models/a models/b --articles data/articles.jsonl --labels data/labels.jsonl
   sourcestance serve --model models/default --port 8000
   sourcestance data validate data/articles.jsonl data/labels.jsonl
+  sourcestance suggest --model models/default --input new-articles.jsonl -n 200 --output tasks.json
+  sourcestance data import --from label-studio export.json --output new-labels.jsonl
 
 exit codes: 0 ok, 1 data problems found, 2 usage error, 3 config/data/input error, 4 model cannot be loaded
 """
@@ -111,6 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
+        "compare",
+        help="two models on the same labelled sentences, with paired bootstrap CIs",
+        description="Every metric for models A and B on the same sentences, the difference B - A and its 95%% "
+        "confidence interval from a paired bootstrap over articles (sentences of one article are not independent), "
+        "and a verdict per headline metric: B better or worse only when the interval excludes 0.",
+    )
+    p.add_argument("--models", nargs=2, required=True, metavar=("A", "B"), help="the two model directories")
+    p.add_argument("--articles", required=True, help="articles JSONL")
+    p.add_argument("--labels", required=True, help="labels JSONL")
+    p.add_argument("--split", default="test", help="compare on articles of this split (default: %(default)s)")
+    p.add_argument(
+        "--bootstrap", type=_non_negative, default=1000, help="bootstrap rounds; 0 skips the CIs (default: %(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples (default: %(default)s)")
+    p.add_argument("--json", dest="json_out", help="also write the comparison to this file")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
         "serve",
         help="HTTP scoring service (FastAPI under uvicorn)",
         description="Serve POST /v1/score, GET /healthz, /readyz, /v1/model and /metrics. Binds to 127.0.0.1 unless "
@@ -130,7 +151,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", choices=["torch", "onnx", "onnx-int8"], default="torch", help="encoder engine (see score)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("data", help="corpus tools (validate, stats)")
+    p = sub.add_parser(
+        "suggest",
+        help="pick the sentences to label next (active learning), as Label Studio tasks",
+        description="Score a corpus, rank its sentences by the model's uncertainty (over attribution, affiliation\n"
+        "and each stance head) and write the top N as Label Studio tasks pre-filled with the model's labels.\n"
+        "At most --per-article sentences come from one article, taken round robin: every article's most\n"
+        "uncertain sentence first, then every article's second, and so on.",
+        epilog="example:\n  sourcestance suggest --model models/default --input new-articles.jsonl -n 200 --output tasks.json\n"
+        "then import tasks.json into a Label Studio project set up with configs/label-studio.xml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--input", required=True, help="corpus to choose from: .jsonl, .csv, .parquet or a saved datasets folder")
+    p.add_argument(
+        "--input-format", choices=["jsonl", "csv", "parquet", "dataset"], help="override the format the extension implies"
+    )
+    p.add_argument("-n", type=_at_least_one, default=200, help="how many sentences to suggest (default: %(default)s)")
+    p.add_argument("--output", required=True, help="Label Studio tasks to write (JSON)")
+    p.add_argument(
+        "--strategy",
+        choices=["entropy", "margin"],
+        default="entropy",
+        help="uncertainty of a head: normalised entropy, or 1 - (top1 - top2) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--per-article", type=_at_least_one, default=2, help="sentences from one article at most (default: %(default)s)"
+    )
+    p.add_argument("--context", type=_at_least_one, default=None, help="preceding sentences shown per task (default: all)")
+    p.add_argument("--max-chars", type=int, default=100_000, help="skip longer articles (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.set_defaults(func=cmd_suggest)
+
+    p = sub.add_parser("data", help="corpus tools (validate, stats, import, export-tasks)")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     v = data_sub.add_parser(
         "validate",
@@ -150,6 +203,50 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("articles")
     st.add_argument("labels")
     st.set_defaults(func=cmd_stats)
+    ex = data_sub.add_parser(
+        "export-tasks",
+        help="scored sentences to Label Studio tasks pre-filled with the model's labels",
+        description="Turn scored sentences (the output of `sourcestance score`, or a labels file) into Label Studio\n"
+        "tasks: data (article_id, sentence_index, text, context) and a prediction holding the record's\n"
+        "labels, so labellers correct them. Set the project up with configs/label-studio.xml (or the config\n"
+        "training.labelstudio.labelling_config writes for other targets).",
+        epilog="example:\n  sourcestance score --model models/default --input new.jsonl --output scored.jsonl\n"
+        "  sourcestance data export-tasks --input scored.jsonl --output tasks.json --model models/default",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ex.add_argument("--input", required=True, help="scored sentences, JSONL")
+    ex.add_argument("--output", required=True, help="tasks file to write (JSON list)")
+    _labels_options(ex)
+    ex.add_argument("--context", type=_at_least_one, default=None, help="preceding sentences shown per task (default: all)")
+    ex.set_defaults(func=cmd_export_tasks)
+    im = data_sub.add_parser(
+        "import",
+        help="labels from Label Studio, doccano or CSV into contract label records",
+        description="Convert labels made in a labelling tool into records like data/labels.jsonl, checked as\n"
+        "`data validate` checks them (README, 'Labelling and retraining', has the layouts):\n"
+        "  label-studio  JSON export of a project using configs/label-studio.xml; the latest non-cancelled\n"
+        "                annotation of a task counts, tasks without one are skipped\n"
+        "  doccano       JSONL, article_id and sentence_index metadata, spans labelled 'speaker', categories\n"
+        "                'attribution:V', 'affiliation:V', 'stance:TARGET:V' (a target without one is none)\n"
+        "  csv           columns article_id, sentence_index, text, attribution, span, mention, affiliation,\n"
+        "                stance_TARGET for each target\n"
+        "Attribution none implies no span or mention and affiliation author; the mention defaults to the\n"
+        "span. Bad rows are printed as FILE:N: field: problem (N: the task, line or spreadsheet row) and\n"
+        "left out; the good ones are written.",
+        epilog="examples:\n  sourcestance data import --from label-studio export.json --output new-labels.jsonl\n"
+        "  sourcestance data import --from csv sheet.csv --output new-labels.jsonl --config configs/default.yaml\n"
+        "  sourcestance train --data new-labels.jsonl\n\n"
+        "exit codes: 0 all rows imported, 1 some rows bad (the rest written), 3 the file cannot be read",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    im.add_argument(
+        "--from", dest="source_format", required=True, choices=["label-studio", "doccano", "csv"], help="the tool FILE comes from"
+    )
+    im.add_argument("file", metavar="FILE", help="the export to read")
+    im.add_argument("--output", required=True, help="label records to write (JSONL)")
+    im.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    _labels_options(im)
+    im.set_defaults(func=cmd_import)
     return parser
 
 
@@ -315,6 +412,30 @@ def cmd_evaluate(args) -> int:
     return EXIT_OK
 
 
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def cmd_compare(args) -> int:
+    from training.compare import CompareError, compare_models, format_comparison
+
+    try:
+        result = compare_models(*args.models, args.articles, args.labels, args.split, args.bootstrap, args.seed)
+    except CompareError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    print(format_comparison(result))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return EXIT_OK
+
+
 def cmd_validate(args) -> int:
     from inference.config import LabelsConfig, RunConfig
     from training.validate import validate_files
@@ -335,4 +456,128 @@ def cmd_stats(args) -> int:
     from training.data import load_corpus
 
     print(stats_table(load_corpus(args.articles, args.labels)))
+    return EXIT_OK
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _labels_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--config", help="run config whose labels section defines targets and values (default: built-in)")
+    group.add_argument("--model", help="take the labels from this model directory instead")
+
+
+def _labels_from(args):
+    """The label schema named by --config or --model; the built-in default otherwise."""
+    from inference.config import LabelsConfig, RunConfig
+    from inference.model import CONFIG_FILE, ModelLoadError
+
+    if args.model:
+        path = Path(args.model) / CONFIG_FILE
+        if not path.is_file():
+            raise ModelLoadError(f"{args.model} is not a model directory (no {CONFIG_FILE})")
+        return RunConfig.load(path).labels
+    return RunConfig.load(args.config).labels if args.config else LabelsConfig()
+
+
+def cmd_export_tasks(args) -> int:
+    from training.label_export import read_scored, tasks_for_records, write_tasks
+
+    labels = _labels_from(args)
+    if not Path(args.input).is_file():
+        print(f"error: input {args.input} not found", file=sys.stderr)
+        return EXIT_INPUT
+    records, problems = read_scored(args.input)
+    for p in problems:
+        print(p, file=sys.stderr)
+    tasks = tasks_for_records(records, labels, args.context)
+    write_tasks(tasks, args.output)
+    print(f"wrote {len(tasks)} tasks to {args.output}" + (f"; {len(problems)} problem(s) in the input" if problems else ""))
+    return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from training.label_import import LabelFileError, import_labels, write_records
+
+    labels = _labels_from(args)
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        print(f"error: {output} exists; pass --overwrite to replace it", file=sys.stderr)
+        return EXIT_INPUT
+    if output.exists() and output.resolve() == Path(args.file).resolve():
+        print("error: the output would overwrite the file being imported", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        result = import_labels(args.file, args.source_format, labels)
+    except LabelFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    for p in result.problems:
+        print(p)
+    write_records(result.records, output)
+    summary = f"imported {len(result.records)} label records into {output}"
+    if result.skipped:
+        summary += f"; skipped {result.skipped} task(s) without an annotation"
+    if result.problems:
+        summary += f"; {result.bad_rows} bad row(s) left out, {len(result.problems)} problem(s) listed above"
+    print(summary, file=sys.stderr)
+    return EXIT_PROBLEMS if result.problems else EXIT_OK
+
+
+def cmd_suggest(args) -> int:
+    from inference.predict import Predictor
+    from inference.score import read_articles
+    from inference.sources import detect_format, iter_source
+    from training.label_export import write_tasks
+    from training.labelstudio import context_of, make_task
+    from training.suggest import Ranker
+
+    if not Path(args.input).exists():
+        print(f"error: input {args.input} not found", file=sys.stderr)
+        return EXIT_INPUT
+    fmt = detect_format(args.input, args.input_format)
+    predictor = Predictor.from_dir(args.model, threads=args.threads)
+    labels = predictor.config.labels
+    ranker = Ranker(args.n, args.per_article, args.strategy)
+    chunk, rejects, sentences = [], 0, 0
+
+    def flush() -> None:
+        nonlocal sentences
+        for article, records in zip(chunk, predictor.predict(chunk)):
+            ranker.add_article(records, article.sentences)
+            sentences += len(records)
+        chunk.clear()
+
+    for number, item in read_articles(iter_source(args.input, fmt, 0, lambda _: None), args.max_chars):
+        if isinstance(item, dict):
+            rejects += 1
+            print(f"{args.input}:{number}: skipped: {item['reason']}", file=sys.stderr)
+            continue
+        chunk.append(item)
+        if len(chunk) >= 64:
+            flush()
+    flush()
+    tasks = [
+        make_task(
+            s.record,
+            context_of(s.payload, s.record["sentence_index"], args.context),
+            labels,
+            1.0 - s.uncertainty,
+            uncertainty=round(s.uncertainty, 5),
+        )
+        for s in ranker.top()
+    ]
+    write_tasks(tasks, args.output)
+    print(
+        f"scored {sentences} sentences; wrote the {len(tasks)} most uncertain ({args.strategy}, at most "
+        f"{args.per_article} per article) to {args.output}" + (f"; {rejects} record(s) skipped" if rejects else "")
+    )
     return EXIT_OK

@@ -23,7 +23,9 @@ def file_digest(paths: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def write_model_card(directory: Path, config: RunConfig, results: dict, summary: dict, extra_labels: list[str]) -> None:
+def write_model_card(
+    directory: Path, config: RunConfig, results: dict, summary: dict, extra_labels: list[str], calibration: dict | None = None
+) -> None:
     data_files = [config.data.articles, config.data.labels, *extra_labels]
     training = {
         **summary,
@@ -34,6 +36,8 @@ def write_model_card(directory: Path, config: RunConfig, results: dict, summary:
     payload = {split: r["metrics"] for split, r in results.items()}
     payload["confusion"] = {split: r["confusion"] for split, r in results.items()}
     payload["training"] = training
+    if calibration:
+        payload["calibration"] = calibration
     (directory / METRICS_FILE).write_text(json.dumps(payload, indent=2), encoding="utf-8")
 
     splits = [s for s in ("dev", "test") if s in results]
@@ -74,6 +78,10 @@ Stance `f_avg` is the macro-F1 over `favor` and `against` (SemEval-2016 Task 6);
 `span/exact_f1` counts a sentence right when the predicted span equals the gold one,
 both null included.
 
+## Calibration
+
+{calibration_section(calibration)}
+
 ## Use
 
     sourcestance score --model {directory} --input articles.jsonl --output scored.jsonl
@@ -84,3 +92,24 @@ Trained on a corpus written for this project in wire-news style; expect lower sc
 other genres, and check stance on your own labelled sample before relying on it.
 """
     (directory / "README.md").write_text(card, encoding="utf-8")
+
+
+def calibration_section(calibration: dict | None) -> str:
+    """The card's calibration paragraph: temperatures and top-label ECE before and after, per head."""
+    if not calibration:
+        return "Scores are the heads' plain softmax outputs; no temperatures were fitted (`train.calibrate: false`)."
+    splits = list(calibration["ece_before"])
+    header = "| head | T | " + " | ".join(f"{s} ECE before → after" for s in splits) + " |"
+    rule = "| --- | ---: | " + " | ".join("---:" for _ in splits) + " |"
+    rows = [
+        f"| {head} | {t:.3f} | "
+        + " | ".join(f"{calibration['ece_before'][s][head]:.3f} → {calibration['ece_after'][s][head]:.3f}" for s in splits)
+        + " |"
+        for head, t in calibration["temperature"].items()
+    ]
+    intro = (
+        f"Scores are softmax(logits / T) with one temperature per head, fitted on `{calibration['fitted_on']}` by "
+        "minimising the negative log-likelihood; labels (the argmax) are unchanged. Expected calibration error, "
+        "top label, 15 equal-width bins:"
+    )
+    return "\n".join([intro, "", header, rule, *rows])

@@ -177,7 +177,9 @@ class TrainingRecipe:
         return loss
 
     def predictor(self) -> Predictor:
-        return Predictor(self.model, self.tokenizer, self.config, stance_bias=self.stance_bias)
+        # Temperatures exist only once save() has fitted them; dev selection and the stance offsets see T = 1.
+        temperatures = getattr(self, "temperatures", {})
+        return Predictor(self.model, self.tokenizer, self.config, stance_bias=self.stance_bias, temperatures=temperatures)
 
     def fit_stance_bias(self) -> dict[str, float]:
         """Shift each target's 'none' logit to the offset that maximises dev F_avg.
@@ -216,6 +218,7 @@ class TrainingRecipe:
             bias_file.write_text(json.dumps(bias, indent=2), encoding="utf-8")
         else:
             bias_file.unlink(missing_ok=True)
+        calibration = self._calibrate(directory)
         predict = self.predictor().predict
         results = {"dev": self.dev.report(predict)}
         if self.test is not None:
@@ -227,8 +230,37 @@ class TrainingRecipe:
             "train_articles": len(self.train_articles),
             "history": self.history,
         }
-        write_model_card(directory, self.config, results, summary, self.extra_labels)
+        write_model_card(directory, self.config, results, summary, self.extra_labels, calibration)
         return results
+
+    def _calibrate(self, directory: Path) -> dict | None:
+        """Fit a temperature per head on dev predictions (T = 1, stance offsets applied); write calibration.json.
+
+        Argmax decisions do not depend on T, so the metrics saved after this are the same
+        numbers; only the scores become probabilities one can read as such.
+        """
+        from inference.model import CALIBRATION_FILE
+        from training.calibration import calibrate
+
+        self.temperatures: dict[str, float] = {}
+        path = directory / CALIBRATION_FILE
+        if not self.config.train.calibrate:
+            path.unlink(missing_ok=True)
+            return None
+        predict = self.predictor().predict
+        splits = {e.name: (e.predictions(predict), e.gold) for e in (self.dev, self.test) if e is not None}
+        fitted = calibrate(splits, self.schema, fit_on=self.dev.name)
+        calibration = {
+            "temperature": fitted["temperature"],
+            "fitted_on": self.config.data.dev_split,
+            "ece_before": fitted["ece_before"],
+            "ece_after": fitted["ece_after"],
+        }
+        path.write_text(json.dumps(calibration, indent=2), encoding="utf-8")
+        self.temperatures = dict(calibration["temperature"])
+        before, after = calibration["ece_before"][self.dev.name], calibration["ece_after"][self.dev.name]
+        log.info("temperatures fitted on dev: %s; dev ECE before %s, after %s", self.temperatures, before, after)
+        return calibration
 
 
 def seed_everything(seed: int) -> None:

@@ -92,8 +92,27 @@ def _check_article(rec: dict, path: str, number: int, problems: list[Problem], s
 
 
 def _check_label(rec: dict, path: str, number: int, labels: LabelsConfig, problems: list[Problem], seen: dict) -> None:
+    problems.extend(Problem(path, number, field, message) for field, message in label_problems(rec, labels))
+    aid, index = rec.get("article_id"), rec.get("sentence_index")
+    if isinstance(aid, str) and isinstance(index, int):
+        if (aid, index) in seen:
+            problems.append(
+                Problem(
+                    path,
+                    number,
+                    "sentence_index",
+                    f"duplicate label for {aid!r} sentence {index} (first at line {seen[(aid, index)][1]})",
+                )
+            )
+        seen[(aid, index)] = (path, number, rec)
+
+
+def label_problems(rec: dict, labels: LabelsConfig) -> list[tuple[str, str]]:
+    """``(field, message)`` for each way one label record breaks the contract; label import reuses it."""
+    found: list[tuple[str, str]] = []
+
     def bad(field: str, message: str) -> None:
-        problems.append(Problem(path, number, field, message))
+        found.append((field, message))
 
     aid, index, text = rec.get("article_id"), rec.get("sentence_index"), rec.get("text")
     if not isinstance(aid, str) or not aid:
@@ -143,10 +162,7 @@ def _check_label(rec: dict, path: str, number: int, labels: LabelsConfig, proble
                 bad(f"stance.{target}", f"must be one of {labels.stance}, got {stance.get(target)!r}")
         for target in set(stance) - set(labels.targets):
             bad(f"stance.{target}", f"unknown target (configured: {labels.targets})")
-    if isinstance(aid, str) and isinstance(index, int):
-        if (aid, index) in seen:
-            bad("sentence_index", f"duplicate label for {aid!r} sentence {index} (first at line {seen[(aid, index)][1]})")
-        seen[(aid, index)] = (path, number, rec)
+    return found
 
 
 def _cross_check(articles: dict, labels: dict, problems: list[Problem]) -> None:
