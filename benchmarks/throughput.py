@@ -131,7 +131,11 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(base)
     targets = Predictor.from_dir(args.model).config.labels.targets
     peers = [
-        pipeline("text-classification", model=AutoModelForSequenceClassification.from_pretrained(base, num_labels=3), tokenizer=tokenizer)
+        pipeline(
+            "text-classification",
+            model=AutoModelForSequenceClassification.from_pretrained(base, num_labels=3),
+            tokenizer=tokenizer,
+        )
         for _ in targets
     ]
     alone, paired = peer_inputs(articles, args.peer_sentences)
@@ -139,7 +143,9 @@ def main() -> None:
 
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {args.threads}")
-    print(f"our runtimes: {n_sentences} sentences ({len(articles)} articles); peers: {len(alone)} sentences x {len(peers)} targets")
+    print(
+        f"our runtimes: {n_sentences} sentences ({len(articles)} articles); peers: {len(alone)} sentences x {len(peers)} targets"
+    )
     print()
     print("| system | sentences/s | vs peer (sentence alone) | vs peer (with context) |")
     print("| --- | ---: | ---: | ---: |")
@@ -154,7 +160,9 @@ def main() -> None:
             a = row["agreement"]
             same = ", ".join(f"{k} {v:.3f}" for k, v in a.items() if k != "max_prob_diff")
             speedup = row["sentences_s"] / rows[first]["sentences_s"]
-            print(f"\n{runtime} vs {first}: {speedup:.2f}x; on the {args.split} split ({len(reference)} sentences) label agreement:")
+            print(
+                f"\n{runtime} vs {first}: {speedup:.2f}x; on the {args.split} split ({len(reference)} sentences) label agreement:"
+            )
             print(f"  {same}; max probability difference {a['max_prob_diff']:.4f}")
     print(f"\npeak RSS {rss_mib:.0f} MiB")
 

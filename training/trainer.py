@@ -41,6 +41,7 @@ class TrainingRecipe:
         self.progress = progress
         self.schema = LabelSchema.from_config(config.labels)
         self.stance_bias: dict[str, float] = {}  # filled by fit_stance_bias when the config asks
+        self.temperatures: dict[str, float] = {}  # filled by _calibrate at save time; selection sees T = 1
 
     # -- setup -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -177,9 +178,7 @@ class TrainingRecipe:
         return loss
 
     def predictor(self) -> Predictor:
-        # Temperatures exist only once save() has fitted them; dev selection and the stance offsets see T = 1.
-        temperatures = getattr(self, "temperatures", {})
-        return Predictor(self.model, self.tokenizer, self.config, stance_bias=self.stance_bias, temperatures=temperatures)
+        return Predictor(self.model, self.tokenizer, self.config, stance_bias=self.stance_bias, temperatures=self.temperatures)
 
     def fit_stance_bias(self) -> dict[str, float]:
         """Shift each target's 'none' logit to the offset that maximises dev F_avg.
@@ -242,7 +241,7 @@ class TrainingRecipe:
         from inference.model import CALIBRATION_FILE
         from training.calibration import calibrate
 
-        self.temperatures: dict[str, float] = {}
+        self.temperatures = {}
         path = directory / CALIBRATION_FILE
         if not self.config.train.calibrate:
             path.unlink(missing_ok=True)
