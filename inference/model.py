@@ -194,3 +194,84 @@ def load_temperatures(directory: str | Path) -> dict[str, float]:
     if bad:
         raise ModelLoadError(f"{path}: temperatures must be positive ({', '.join(bad)})")
     return temperatures
+
+
+def parent_config(directory: str | Path) -> RunConfig:
+    """The run config of a model to train from, once it is known to hold safetensors weights."""
+    from inference.config import ConfigError
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelLoadError(f"parent model {directory} is not a directory")
+    missing = [f for f in (WEIGHTS_FILE, CONFIG_FILE, ENCODER_CONFIG_FILE) if not (directory / f).is_file()]
+    if missing:
+        pickled = [p.name for p in directory.glob("*") if p.suffix in (".bin", ".pt", ".pth", ".pkl")]
+        hint = f"; only {WEIGHTS_FILE} is read, never {', '.join(pickled)}" if pickled else ""
+        raise ModelLoadError(
+            f"parent model {directory} is not a sourcestance model directory (missing {', '.join(missing)}){hint}"
+        )
+    try:
+        return RunConfig.load(directory / CONFIG_FILE)
+    except ConfigError as e:
+        raise ModelLoadError(f"parent model {directory}: {e}") from None
+
+
+def load_parent_weights(model: SourceStanceModel, directory: str | Path) -> dict[str, list[str]]:
+    """Start ``model`` from a trained model: its encoder, and every head whose values are the same.
+
+    The encoder must match in full (same architecture as the configured base model); a head
+    the parent lacks, or whose label values differ (a new target, a renamed value), keeps
+    its fresh initialisation. Returns the names of the parts ``loaded`` and left ``fresh``.
+    """
+    from transformers import AutoConfig
+
+    directory = Path(directory)
+    config = parent_config(directory)
+    ours, theirs = model.encoder.config, AutoConfig.from_pretrained(directory)
+    differ = [
+        f"{attr} {getattr(theirs, attr, None)!r} vs {getattr(ours, attr, None)!r}"
+        for attr in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")
+        if getattr(theirs, attr, None) != getattr(ours, attr, None)
+    ]
+    if differ:
+        raise ModelLoadError(
+            f"parent model {directory} has another encoder architecture than the configured base model "
+            f"({'; '.join(differ)}, parent vs base); train from a model built on the same base model"
+        )
+    try:
+        state = load_file(str(directory / WEIGHTS_FILE))
+    except Exception as e:  # a truncated or foreign file: safetensors raises its own error types
+        raise ModelLoadError(f"cannot read {directory / WEIGHTS_FILE}: {e}") from None
+    own = model.state_dict()
+    encoder_keys = [k for k in own if k.startswith("encoder.")]
+    bad = [k for k in encoder_keys if k not in state or state[k].shape != own[k].shape]
+    if bad:
+        raise ModelLoadError(f"{directory / WEIGHTS_FILE} does not fit the base model's encoder (e.g. {', '.join(bad[:3])})")
+    chosen = {k: state[k] for k in encoder_keys}
+    parent_heads = LabelSchema.from_config(config.labels).heads
+    loaded, fresh = ["encoder"], []
+    for name, values in model.schema.heads.items():
+        keys = [k for k in own if k.startswith(f"heads.{name}.")]
+        if parent_heads.get(name) == values and keys and all(k in state and state[k].shape == own[k].shape for k in keys):
+            chosen.update({k: state[k] for k in keys})
+            loaded.append(name)
+        else:
+            fresh.append(name)
+    if "queries" in own and "queries" in state:  # one attention query per head, in head order
+        queries, parent_order = own["queries"].clone(), list(parent_heads)
+        for i, name in enumerate(getattr(model, "head_names", list(model.schema.heads))):
+            if name in loaded and name in parent_order and parent_order.index(name) < state["queries"].shape[0]:
+                queries[i] = state["queries"][parent_order.index(name)]
+        chosen["queries"] = queries
+    for key in own:
+        if key in chosen or key == "queries" or key.startswith("heads."):
+            continue
+        part = key.split(".")[0]
+        if key in state and state[key].shape == own[key].shape:
+            chosen[key] = state[key]
+            if part not in loaded:
+                loaded.append(part)
+        elif part not in fresh:
+            fresh.append(part)
+    model.load_state_dict(chosen, strict=False)
+    return {"loaded": loaded, "fresh": fresh}

@@ -17,6 +17,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INPUT, EXIT_MODEL = 0, 1, 2, 3, 4
 
 EPILOG = """examples:
   sourcestance train --config configs/default.yaml --output models/default
+  sourcestance train --data new-labels.jsonl --from models/default --output models/retrained
   sourcestance score --model models/default --input data/sample.jsonl --output scored.jsonl
   sourcestance evaluate --model models/default --articles data/articles.jsonl --labels data/labels.jsonl --split test
   sourcestance compare --models models/a models/b --articles data/articles.jsonl --labels data/labels.jsonl
@@ -53,7 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="LABELS.jsonl",
-        help="extra label file merged over the corpus (repeatable; later files win)",
+        help="extra label file merged over the corpus (repeatable; later files win); labels of an article the "
+        "articles file lacks make a new article when they cover every sentence",
+    )
+    p.add_argument(
+        "--from",
+        dest="parent",
+        metavar="MODEL_DIR",
+        help="start from this trained model: its encoder and every head with the same values; new heads start fresh",
     )
     p.set_defaults(func=cmd_train)
 
@@ -300,8 +308,11 @@ def cmd_train(args) -> int:
     from training.evaluate import format_table
     from training.trainer import train
 
+    if args.parent and Path(args.parent).resolve() == Path(args.output).resolve():
+        print("error: --output must not be the --from model directory; write the new model elsewhere", file=sys.stderr)
+        return EXIT_USAGE
     config = RunConfig.load(args.config)
-    results = train(config, args.output, args.data, progress=not args.quiet)
+    results = train(config, args.output, args.data, progress=not args.quiet, parent=args.parent)
     print(format_table({split: r["metrics"] for split, r in results.items()}))
     print(f"model written to {args.output}")
     return EXIT_OK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from inference.config import ModelConfig
 from inference.encode import Target, Window, article_windows
 from inference.records import Article, locate_span
 from inference.schema import LabelSchema, label_value
+from training.validate import SPLITS
 
 IGNORE = -100
 
@@ -47,25 +48,201 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
 
 
 def load_corpus(articles_path: str | Path, labels_path: str | Path, extra_labels: list[str | Path] = ()) -> list[LabelledArticle]:
-    """Articles joined with their labels; labels in ``extra_labels`` replace earlier ones."""
-    labels: dict[tuple[str, int], dict] = {}
-    for path in [labels_path, *extra_labels]:
-        for _, rec in read_jsonl(path):
-            labels[(str(rec["article_id"]), int(rec["sentence_index"]))] = rec
-    corpus = []
+    """Articles joined with their labels; ``extra_labels`` are merged over them as :func:`merge_corpus` says."""
+    return merge_corpus(articles_path, labels_path, extra_labels)[0]
+
+
+@dataclass
+class MergeReport:
+    """What merging extra label files did to the corpus, for the log and the model card."""
+
+    files: list[dict[str, Any]] = field(default_factory=list)  # per file: path, records, overridden, duplicates, added
+    new_articles: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> split, sentences
+    merged: set[tuple[str, int]] = field(default_factory=set)  # sentences whose label came from an extra file
+
+    def total(self, count: str) -> int:
+        return sum(f[count] for f in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "records": self.total("records"),
+            "overridden": self.total("overridden"),
+            "duplicates_dropped": self.total("duplicates"),
+            "added": self.total("added"),
+            "new_articles": len(self.new_articles),
+            "new_sentences": sum(a["sentences"] for a in self.new_articles.values()),
+            "files": self.files,
+        }
+
+
+def merge_corpus(
+    articles_path: str | Path, labels_path: str | Path, extra_labels: list[str | Path] = (), default_split: str = "train"
+) -> tuple[list[LabelledArticle], MergeReport]:
+    """The corpus with extra label files merged over it, and what the merge did.
+
+    Labels are keyed by (article_id, sentence_index): a later record replaces an earlier one
+    (later files win, and later lines within a file), and a record identical to the label
+    already in place is dropped and counted. Records of an article that is not in the
+    articles file form a new article whose sentences are the records' texts; it must label
+    every sentence 0..n-1 and goes to ``default_split`` unless its records name a ``split``.
+    Every problem is collected and raised together, each naming its file and line.
+    """
+    labels: dict[tuple[str, int], tuple[dict, str, int]] = {}
+    for number, rec in read_jsonl(labels_path):
+        labels[_label_key(rec, labels_path, number)] = (rec, str(labels_path), number)
+    in_order: list[tuple[dict, int]] = []
     for number, art in read_jsonl(articles_path):
+        if not isinstance(art, dict) or "id" not in art or not isinstance(art.get("sentences"), list):
+            raise CorpusError(f"{articles_path}:{number}: not an article (needs 'id' and a 'sentences' list)")
+        in_order.append((art, number))
+    articles = {str(art["id"]): (art, number) for art, number in in_order}
+
+    report = MergeReport()
+    problems: list[str] = []
+    new: dict[str, dict[int, tuple[dict, str, int]]] = {}
+    for path in map(str, extra_labels):
+        counts = {"path": path, "records": 0, "overridden": 0, "duplicates": 0, "added": 0}
+        for number, rec in read_jsonl(path):
+            key = _label_key(rec, path, number)
+            aid, index = key
+            counts["records"] += 1
+            where = f"{path}:{number}"
+            if aid in articles:
+                art = articles[aid][0]
+                sentences, split = art["sentences"], art.get("split", default_split)
+                if index >= len(sentences):
+                    problems.append(f"{where}: article {aid!r} has only {len(sentences)} sentences in {articles_path}")
+                    continue
+                if rec.get("text") != sentences[index]:
+                    problems.append(f"{where}: text differs from sentence {index} of article {aid!r} in {articles_path}")
+                    continue
+                if rec.get("split") is not None and rec["split"] != split:
+                    problems.append(
+                        f"{where}: split {rec['split']!r} differs from the split {split!r} of article {aid!r} "
+                        f"in {articles_path}; labels cannot move a known article"
+                    )
+                    continue
+                previous = labels.get(key)
+            else:
+                previous = new.setdefault(aid, {}).get(index)
+                if previous is not None and previous[0].get("text") != rec.get("text"):
+                    problems.append(
+                        f"{where}: text differs from the earlier label of sentence {index} of new article {aid!r} "
+                        f"({previous[1]}:{previous[2]})"
+                    )
+                    continue
+            if previous is None:
+                counts["added"] += 1
+            elif _same_label(previous[0], rec, with_split=aid not in articles):
+                counts["duplicates"] += 1
+                continue
+            else:
+                counts["overridden"] += 1
+            entry = (rec, path, number)
+            if aid in articles:
+                labels[key] = entry
+            else:
+                new[aid][index] = entry
+            report.merged.add(key)
+        report.files.append(counts)
+
+    new_articles = _new_articles(new, articles, articles_path, default_split, problems)
+    if problems:
+        shown = "\n".join(f"  {p}" for p in problems[:20])
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise CorpusError(f"merging the extra label files found {len(problems)} problem(s):\n{shown}{more}")
+
+    corpus = []
+    for art, number in in_order:
         aid = str(art["id"])
         sentence_labels = []
         for i, text in enumerate(art["sentences"]):
-            rec = labels.get((aid, i))
-            if rec is None:
+            entry = labels.get((aid, i))
+            if entry is None:
                 raise CorpusError(f"{articles_path}:{number}: sentence {i} of article {aid!r} has no label")
-            if rec["text"] != text:
-                raise CorpusError(f"{labels_path}: label text of {aid!r} sentence {i} differs from the article")
+            rec, path, line = entry
+            if rec.get("text") != text:
+                raise CorpusError(f"{path}:{line}: text differs from sentence {i} of article {aid!r} in {articles_path}")
             sentence_labels.append(rec)
         meta = {k: v for k, v in art.items() if k not in ("id", "split", "sentences")}
-        corpus.append(LabelledArticle(aid, art.get("split", "train"), list(art["sentences"]), sentence_labels, meta))
-    return corpus
+        corpus.append(LabelledArticle(aid, art.get("split", default_split), list(art["sentences"]), sentence_labels, meta))
+    for article in new_articles:
+        report.new_articles[article.id] = {"split": article.split, "sentences": len(article.sentences)}
+        corpus.append(article)
+    return corpus, report
+
+
+def _label_key(rec: Any, path: str | Path, number: int) -> tuple[str, int]:
+    """The sentence a label record is for; a record without one is named by file and line."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("article_id"), str) or not isinstance(rec.get("sentence_index"), int):
+        raise CorpusError(f"{path}:{number}: not a label record (needs 'article_id' and an integer 'sentence_index')")
+    return rec["article_id"], rec["sentence_index"]
+
+
+def _same_label(a: dict, b: dict, with_split: bool) -> bool:
+    """Two records say the same thing about one sentence (other fields, e.g. scores, do not count).
+
+    A known article's split is checked against the articles file, so only a new article's records compare it.
+    """
+    keys = ("text", "speaker", "stance", "split") if with_split else ("text", "speaker", "stance")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def _new_articles(
+    new: dict[str, dict[int, tuple[dict, str, int]]],
+    known: dict[str, tuple[dict, int]],
+    articles_path: str | Path,
+    default_split: str,
+    problems: list[str],
+) -> list[LabelledArticle]:
+    """Articles made of extra label records: complete, of one split, sharing no sentence with another split."""
+    seen = {}
+    for aid, (art, _) in known.items():
+        for s in art["sentences"]:
+            seen.setdefault(" ".join(s.lower().split()), (art.get("split", default_split), aid))
+    made = []
+    for aid, by_index in new.items():
+        files = ", ".join(sorted({path for _, path, _ in by_index.values()}))
+        n = max(by_index) + 1
+        missing = [i for i in range(n) if i not in by_index]
+        if missing:
+            problems.append(
+                f"{files}: article {aid!r} is not in {articles_path}, so its labels make a new article, but sentence(s) "
+                f"{_ranges(missing)} of its {n} have no label; label every sentence of the article, from 0 on, "
+                f"or add the article to {articles_path}"
+            )
+            continue
+        splits = sorted({rec["split"] for rec, _, _ in by_index.values() if rec.get("split") is not None}, key=str)
+        if len(splits) > 1:
+            problems.append(f"{files}: the records of new article {aid!r} name different splits {splits}; give them one split")
+            continue
+        split = splits[0] if splits else default_split
+        if split not in SPLITS:
+            problems.append(f"{files}: new article {aid!r} has split {split!r}; must be one of {', '.join(SPLITS)}")
+            continue
+        sentences = [by_index[i][0]["text"] for i in range(n)]
+        for i, s in enumerate(sentences):
+            other = seen.setdefault(" ".join(s.lower().split()), (split, aid))
+            if other[0] != split:
+                rec, path, line = by_index[i]
+                problems.append(
+                    f"{path}:{line}: sentence {i} of new article {aid!r} (split {split!r}) is also in split {other[0]!r} "
+                    f"(article {other[1]!r}); a sentence must not be in two splits"
+                )
+        made.append(LabelledArticle(aid, split, sentences, [by_index[i][0] for i in range(n)], {}))
+    return made
+
+
+def _ranges(indexes: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7': missing sentences of a long article stay readable."""
+    parts, start = [], None
+    for k, i in enumerate(indexes):
+        if start is None:
+            start = i
+        if k + 1 == len(indexes) or indexes[k + 1] != i + 1:
+            parts.append(str(i) if start == i else f"{start}-{i}")
+            start = None
+    return ", ".join(parts)
 
 
 def select_split(corpus: list[LabelledArticle], split: str, limit: int | None = None) -> list[LabelledArticle]:

@@ -21,24 +21,34 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from inference.config import RunConfig
-from inference.model import STANCE_BIAS_FILE, build_model, save_model
+from inference.model import STANCE_BIAS_FILE, build_model, load_parent_weights, save_model
 from inference.predict import Predictor, collate
 from inference.schema import LabelSchema, is_stance_head
-from training.data import IGNORE, CorpusError, encode_corpus, load_corpus, select_split, window_from_row
+from training.data import IGNORE, CorpusError, MergeReport, encode_corpus, merge_corpus, select_split, window_from_row
 from training.evaluate import Evaluator
 from training.metrics import macro_f1
-from training.model_card import write_model_card
-from training.validate import validate_files
+from training.model_card import data_record, parent_record, write_model_card
+from training.validate import validate_files, validate_merged_labels
 
 log = logging.getLogger(__name__)
 
 
 class TrainingRecipe:
-    def __init__(self, config: RunConfig, output_dir: str | Path, extra_labels: list[str] = (), progress: bool = True):
+    def __init__(
+        self,
+        config: RunConfig,
+        output_dir: str | Path,
+        extra_labels: list[str] = (),
+        progress: bool = True,
+        parent: str | Path | None = None,
+    ):
         self.config = config
         self.output_dir = Path(output_dir)
         self.extra_labels = list(extra_labels)
         self.progress = progress
+        # Read before any data is loaded, so that a wrong --from fails fast.
+        self.parent = Path(parent) if parent is not None else None
+        self.parent_info: dict | None = parent_record(self.parent) if self.parent is not None else None
         self.schema = LabelSchema.from_config(config.labels)
         self.stance_bias: dict[str, float] = {}  # filled by fit_stance_bias when the config asks
         self.temperatures: dict[str, float] = {}  # filled by _calibrate at save time; selection sees T = 1
@@ -49,20 +59,24 @@ class TrainingRecipe:
         seed_everything(cfg.train.seed)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
-        files = [cfg.data.articles, cfg.data.labels, *self.extra_labels]
-        problems = validate_files(files, cfg.labels)
+        problems = validate_files([cfg.data.articles, cfg.data.labels], cfg.labels)
+        problems += validate_merged_labels(self.extra_labels, cfg.labels)
         if problems:
             shown = "\n".join(f"  {p}" for p in problems[:20])
             raise CorpusError(f"the training data has {len(problems)} problem(s):\n{shown}")
-        corpus = load_corpus(cfg.data.articles, cfg.data.labels, self.extra_labels)
+        corpus, merge = merge_corpus(cfg.data.articles, cfg.data.labels, self.extra_labels, cfg.data.train_split)
         self.train_articles = select_split(corpus, cfg.data.train_split, cfg.data.max_train_articles)
         dev = select_split(corpus, cfg.data.dev_split, cfg.data.max_eval_articles)
         test = select_split(corpus, cfg.data.test_split, cfg.data.max_eval_articles)
         if not self.train_articles or not dev:
             raise CorpusError(f"need articles in splits {cfg.data.train_split!r} and {cfg.data.dev_split!r}")
+        self._record_data(
+            corpus, merge, {cfg.data.train_split: self.train_articles, cfg.data.dev_split: dev, cfg.data.test_split: test}
+        )
         self.dev = Evaluator(dev, self.schema, "dev")
         self.test = Evaluator(test, self.schema, "test") if test else None
         self.model, self.tokenizer = build_model(cfg)
+        self._load_parent()
         self.train_set = encode_corpus(self.train_articles, self.tokenizer, cfg.model, self.schema)
         self.train_rows = self.train_set.to_list()  # plain lists: batches are built every step
         self.train_lengths = [len(row["input_ids"]) for row in self.train_rows]
@@ -78,6 +92,53 @@ class TrainingRecipe:
             len(self.train_set),
             len(self.train_articles),
             self.total_steps,
+        )
+
+    def _record_data(self, corpus: list, merge: MergeReport, used: dict[str, list]) -> None:
+        """Log what the extra label files changed and keep the data record for the model card."""
+        cfg = self.config.data
+        self.data_record = data_record(cfg.articles, cfg.labels, self.extra_labels, merge, used)
+        if not self.extra_labels:
+            return
+        m = self.data_record["merge"]
+        log.info(
+            "merged %d label record(s) from %d file(s): %d overridden, %d duplicate(s) dropped, %d new article(s) (%d sentences)",
+            m["records"],
+            len(self.extra_labels),
+            m["overridden"],
+            m["duplicates_dropped"],
+            m["new_articles"],
+            m["new_sentences"],
+        )
+        for split, counts in self.data_record["splits"].items():
+            if split != cfg.train_split and counts["merged_sentences"]:
+                log.warning(
+                    "%d merged label(s) are for sentences of split %r: its metrics are measured against them",
+                    counts["merged_sentences"],
+                    split,
+                )
+        merged_ids = {aid for aid, _ in merge.merged}
+        left_out = {a.id for a in corpus if a.split == cfg.train_split and a.id in merged_ids} - {
+            a.id for a in self.train_articles
+        }
+        if left_out:
+            log.warning(
+                "data.max_train_articles=%s leaves out %d training article(s) with merged labels",
+                cfg.max_train_articles,
+                len(left_out),
+            )
+
+    def _load_parent(self) -> None:
+        """Start from the parent model where it fits: encoder and same-valued heads; new heads start fresh."""
+        if self.parent is None:
+            return
+        parts = load_parent_weights(self.model, self.parent)
+        self.parent_info.update(parts)
+        log.info(
+            "starting from %s: loaded %s; fresh %s",
+            self.parent,
+            ", ".join(parts["loaded"]),
+            ", ".join(parts["fresh"]) or "nothing",
         )
 
     def _class_weights(self) -> dict[str, torch.Tensor]:
@@ -229,7 +290,9 @@ class TrainingRecipe:
             "train_articles": len(self.train_articles),
             "history": self.history,
         }
-        write_model_card(directory, self.config, results, summary, self.extra_labels, calibration)
+        write_model_card(
+            directory, self.config, results, summary, self.extra_labels, calibration, self.data_record, self.parent_info
+        )
         return results
 
     def _calibrate(self, directory: Path) -> dict | None:
@@ -268,8 +331,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train(config: RunConfig, output_dir: str | Path, extra_labels: list[str] = (), progress: bool = True) -> dict:
-    recipe = TrainingRecipe(config, output_dir, extra_labels, progress)
+def train(
+    config: RunConfig,
+    output_dir: str | Path,
+    extra_labels: list[str] = (),
+    progress: bool = True,
+    parent: str | Path | None = None,
+) -> dict:
+    """Train, select on dev, save; ``extra_labels`` are merged over the corpus, ``parent`` is a model to start from."""
+    recipe = TrainingRecipe(config, output_dir, extra_labels, progress, parent)
     recipe.setup()
     recipe.train()
     if config.train.fit_stance_offsets:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,34 +35,61 @@ def validate_files(paths: list[str | Path], labels: LabelsConfig | None = None) 
     articles: dict[str, tuple[str, int, dict]] = {}
     label_recs: dict[tuple[str, int], tuple[str, int, dict]] = {}
     for path in map(str, paths):
-        if not Path(path).is_file():
-            problems.append(Problem(path, 0, "file", "not found"))
-            continue
-        with open(path, "rb") as f:
-            for number, raw in enumerate(f, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    problems.append(Problem(path, number, "line", "not valid UTF-8"))
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    problems.append(Problem(path, number, "line", f"not valid JSON ({e.msg})"))
-                    continue
-                if not isinstance(rec, dict):
-                    problems.append(Problem(path, number, "line", "not a JSON object"))
-                elif "article_id" in rec:
-                    _check_label(rec, path, number, labels, problems, label_recs)
-                elif "sentences" in rec:
-                    _check_article(rec, path, number, problems, articles)
-                else:
-                    problems.append(Problem(path, number, "line", "neither an article (sentences) nor a label (article_id)"))
+        for number, rec in _records(path, problems):
+            if "article_id" in rec:
+                _check_label(rec, path, number, labels, problems, label_recs)
+            elif "sentences" in rec:
+                _check_article(rec, path, number, problems, articles)
+            else:
+                problems.append(Problem(path, number, "line", "neither an article (sentences) nor a label (article_id)"))
     if articles and label_recs:
         _cross_check(articles, label_recs, problems)
     return problems
+
+
+def validate_merged_labels(paths: list[str | Path], labels: LabelsConfig | None = None) -> list[Problem]:
+    """Check label files that `train --data` merges over the corpus, each record against the contract.
+
+    Unlike corpus files, a sentence may be labelled again (the later label wins) and a record
+    may name an article the articles file lacks (it is part of a new article); how the records
+    fit the corpus is checked when they are merged (training.data.merge_corpus).
+    """
+    labels = labels or LabelsConfig()
+    problems: list[Problem] = []
+    for path in map(str, paths):
+        for number, rec in _records(path, problems):
+            if "article_id" not in rec:
+                problems.append(Problem(path, number, "line", "not a label record (article_id); --data takes label files"))
+                continue
+            problems.extend(Problem(path, number, field, message) for field, message in label_problems(rec, labels))
+            if "split" in rec and rec["split"] not in SPLITS:
+                problems.append(Problem(path, number, "split", f"must be one of {', '.join(SPLITS)}, got {rec['split']!r}"))
+    return problems
+
+
+def _records(path: str, problems: list[Problem]) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for each JSON object of a JSONL file; every other line becomes a problem."""
+    if not Path(path).is_file():
+        problems.append(Problem(path, 0, "file", "not found"))
+        return
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                problems.append(Problem(path, number, "line", "not valid UTF-8"))
+                continue
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                problems.append(Problem(path, number, "line", f"not valid JSON ({e.msg})"))
+                continue
+            if not isinstance(rec, dict):
+                problems.append(Problem(path, number, "line", "not a JSON object"))
+                continue
+            yield number, rec
 
 
 def _check_article(rec: dict, path: str, number: int, problems: list[Problem], seen: dict) -> None:
