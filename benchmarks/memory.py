@@ -26,7 +26,7 @@ def write_corpus(path: Path, source: Path, n: int, sentences: int) -> int:
     base = []
     for line in source.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        kept = [s.text for s in split_sentences(record["text"])][:sentences]
+        kept = [record["text"][s.start : s.end] for s in split_sentences(record["text"])][:sentences]
         base.append({"title": record.get("title"), "date": record.get("date"), "sentences": kept})
     total = 0
     with open(path, "w", encoding="utf-8") as f:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -50,7 +51,16 @@ def export_encoder(encoder: torch.nn.Module, directory: str | Path, runtime: str
 
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
             staged = Path(tmp) / target.name
-            quantize_dynamic(str(fp32), str(staged), weight_type=QuantType.QInt8, per_channel=True)
+            # Weight matrices only (MatMul with a constant operand): quantising the embedding
+            # tables or the activation-by-activation products of attention flips decisions.
+            quantize_dynamic(
+                str(fp32),
+                str(staged),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+                extra_options={"MatMulConstBOnly": True},
+            )
             os.replace(staged, target)
     return target
 
@@ -66,7 +76,9 @@ def _export_fp32(encoder: torch.nn.Module, path: Path) -> None:
         "token_type_ids": torch.tensor([[0, 0, 0, 1], [0, 0, 1, 0]]),
     }
     try:
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp, warnings.catch_warnings():
+            # The tracer warns about shape checks that hold for every input we build.
+            warnings.simplefilter("ignore")
             staged = Path(tmp) / path.name
             torch.onnx.export(
                 _EncoderOutput(encoder).eval(),

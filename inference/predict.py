@@ -110,11 +110,14 @@ class Predictor:
             row = 0
             for i, window in zip(batch, chosen):
                 for target in window.targets:
-                    yield (i, target), {
-                        "probs": {name: p[row] for name, p in probs.items()},
-                        "span": decode_span(starts[row], ends[row], len(target.offsets)),
-                        "offsets": target.offsets,
-                    }
+                    yield (
+                        (i, target),
+                        {
+                            "probs": {name: p[row] for name, p in probs.items()},
+                            "span": decode_span(starts[row], ends[row], len(target.offsets)),
+                            "offsets": target.offsets,
+                        },
+                    )
                     row += 1
 
     def logits(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
