@@ -53,14 +53,20 @@ def export_encoder(encoder: torch.nn.Module, directory: str | Path, runtime: str
             staged = Path(tmp) / target.name
             # Weight matrices only (MatMul with a constant operand): quantising the embedding
             # tables or the activation-by-activation products of attention flips decisions.
-            quantize_dynamic(
-                str(fp32),
-                str(staged),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                op_types_to_quantize=["MatMul"],
-                extra_options={"MatMulConstBOnly": True},
-            )
+            root = logging.getLogger()
+            level = root.level
+            root.setLevel(logging.ERROR)  # the quantiser logs advice about image models at WARNING
+            try:
+                quantize_dynamic(
+                    str(fp32),
+                    str(staged),
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    op_types_to_quantize=["MatMul"],
+                    extra_options={"MatMulConstBOnly": True},
+                )
+            finally:
+                root.setLevel(level)
             os.replace(staged, target)
     return target
 
