@@ -87,7 +87,7 @@ class TrainingRecipe:
         self.total_steps = min(total, cfg.train.max_steps) if cfg.train.max_steps else total
         self.optimizer, self.scheduler = self._optimizer()
         log.info(
-            "training on %d sentences (%d windows) from %d articles, %d steps",
+            "training on %d sentences (%d encoder inputs) from %d articles, %d steps",
             self.train_sentences,
             len(self.train_set),
             len(self.train_articles),
