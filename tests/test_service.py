@@ -11,6 +11,7 @@ import pytest
 
 from inference.service import start_local_service
 from tests.conftest import ROOT
+from tests.test_score import _score
 
 ARTICLE = {
     "id": "a1",
@@ -49,24 +50,8 @@ def test_scores_equal_the_batch_scorer(service, tiny_model, tmp_path):
     assert body["articles"] == 2 and body["model"]["name"] == "sourcestance-tiny"
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text(json.dumps(ARTICLE) + "\n" + json.dumps(SPLIT) + "\n")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sourcestance",
-            "-q",
-            "score",
-            "--model",
-            str(tiny_model),
-            "--input",
-            str(src),
-            "--output",
-            str(out),
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    result = _score(tiny_model, src, out)
+    assert result.returncode == 0, result.stderr
     assert body["sentences"] == [json.loads(line) for line in out.read_text().splitlines()]
     single = httpx.post(service + "/v1/score", json=ARTICLE, timeout=30).json()
     assert single["sentences"] == body["sentences"][:3]

@@ -13,29 +13,19 @@ from pathlib import Path
 from inference.config import LabelsConfig
 from training.labelstudio import context_of, make_task
 from training.suggest import uncertainty
-from training.validate import Problem
+from training.validate import Problem, json_object_lines
 
 
 def read_scored(path: str | Path) -> tuple[list[dict], list[Problem]]:
     """Sentence records of a JSONL file (`sourcestance score` output, or labels); bad lines as problems."""
-    records, problems = [], []
+    records: list[dict] = []
+    problems: list[Problem] = []
     path = str(path)
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                problems.append(Problem(path, number, "line", f"not valid JSON ({getattr(e, 'msg', e)})"))
-                continue
-            if not isinstance(rec, dict):
-                problems.append(Problem(path, number, "line", "not a JSON object"))
-                continue
-            found = _sentence_problems(rec)
-            problems += [Problem(path, number, f, m) for f, m in found]
-            if not found:
-                records.append(rec)
+    for number, rec in json_object_lines(path, problems):
+        found = _sentence_problems(rec)
+        problems += [Problem(path, number, f, m) for f, m in found]
+        if not found:
+            records.append(rec)
     return records, problems
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from inference.config import LabelsConfig
 from inference.schema import STANCE_PREFIX, stance_head
 from training.labelstudio import annotation_fields, latest_annotation
-from training.validate import Problem, label_problems
+from training.validate import Problem, json_object_lines, label_problems
 
 FORMATS = ("label-studio", "doccano", "csv")
 
@@ -181,22 +181,12 @@ def _ids(source: dict, errors: list[tuple[str, str]]) -> dict:
 
 def _doccano(path: Path, labels: LabelsConfig) -> Iterator[_Row]:
     """One sentence per line: spans labelled ``speaker``, categories ``field:value`` (see README)."""
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield _Row(number, None, [("line", "not valid UTF-8")])
-                continue
-            except json.JSONDecodeError as e:
-                yield _Row(number, None, [("line", f"not valid JSON ({e.msg})")])
-                continue
-            if not isinstance(rec, dict):
-                yield _Row(number, None, [("line", "not a JSON object")])
-                continue
-            yield _Row(number, *_doccano_draft(rec, labels))
+    bad: list[Problem] = []
+    for number, rec in json_object_lines(str(path), bad):
+        yield from (_Row(p.line, None, [(p.field, p.message)]) for p in bad)  # bad lines before this one
+        bad.clear()
+        yield _Row(number, *_doccano_draft(rec, labels))
+    yield from (_Row(p.line, None, [(p.field, p.message)]) for p in bad)
 
 
 def _doccano_draft(rec: dict, labels: LabelsConfig) -> tuple[dict, list[tuple[str, str]]]:

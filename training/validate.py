@@ -35,7 +35,7 @@ def validate_files(paths: list[str | Path], labels: LabelsConfig | None = None) 
     articles: dict[str, tuple[str, int, dict]] = {}
     label_recs: dict[tuple[str, int], tuple[str, int, dict]] = {}
     for path in map(str, paths):
-        for number, rec in _records(path, problems):
+        for number, rec in json_object_lines(path, problems):
             if "article_id" in rec:
                 _check_label(rec, path, number, labels, problems, label_recs)
             elif "sentences" in rec:
@@ -57,7 +57,7 @@ def validate_merged_labels(paths: list[str | Path], labels: LabelsConfig | None 
     labels = labels or LabelsConfig()
     problems: list[Problem] = []
     for path in map(str, paths):
-        for number, rec in _records(path, problems):
+        for number, rec in json_object_lines(path, problems):
             if "article_id" not in rec:
                 problems.append(Problem(path, number, "line", "not a label record (article_id); --data takes label files"))
                 continue
@@ -67,7 +67,7 @@ def validate_merged_labels(paths: list[str | Path], labels: LabelsConfig | None 
     return problems
 
 
-def _records(path: str, problems: list[Problem]) -> Iterator[tuple[int, dict]]:
+def json_object_lines(path: str, problems: list[Problem]) -> Iterator[tuple[int, dict]]:
     """``(line number, object)`` for each JSON object of a JSONL file; every other line becomes a problem."""
     if not Path(path).is_file():
         problems.append(Problem(path, 0, "file", "not found"))
