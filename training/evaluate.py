@@ -33,7 +33,10 @@ class Evaluator:
 
     def report(self, predict: PredictFn) -> dict:
         """Metrics and confusion matrices, for the evaluate command and the model card."""
-        pred = self.predictions(predict)
+        return self.report_records(self.predictions(predict))
+
+    def report_records(self, pred: list[dict]) -> dict:
+        """The report for predictions already made on this set, in its sentence order."""
         return {
             "metrics": compute_metrics(self.gold, pred, self.schema),
             "confusion": confusion_matrices(self.gold, pred, self.schema),

@@ -278,11 +278,14 @@ class TrainingRecipe:
             bias_file.write_text(json.dumps(bias, indent=2), encoding="utf-8")
         else:
             bias_file.unlink(missing_ok=True)
-        calibration = self._calibrate(directory)
+        # One prediction pass per split serves calibration and the reports: labels (argmax)
+        # and so every metric are the same before and after the temperatures.
+        self.temperatures = {}
         predict = self.predictor().predict
-        results = {"dev": self.dev.report(predict)}
-        if self.test is not None:
-            results["test"] = self.test.report(predict)
+        evaluators = [e for e in (self.dev, self.test) if e is not None]
+        splits = {e.name: (e.predictions(predict), e.gold) for e in evaluators}
+        calibration = self._calibrate(directory, splits)
+        results = {e.name: e.report_records(splits[e.name][0]) for e in evaluators}
         summary = {
             "best_epoch": self.best_epoch,
             "train_seconds": round(self.train_seconds, 1),
@@ -295,7 +298,7 @@ class TrainingRecipe:
         )
         return results
 
-    def _calibrate(self, directory: Path) -> dict | None:
+    def _calibrate(self, directory: Path, splits: dict[str, tuple[list[dict], list[dict]]]) -> dict | None:
         """Fit a temperature per head on dev predictions (T = 1, stance offsets applied); write calibration.json.
 
         Argmax decisions do not depend on T, so the metrics saved after this are the same
@@ -304,13 +307,10 @@ class TrainingRecipe:
         from inference.model import CALIBRATION_FILE
         from training.calibration import calibrate
 
-        self.temperatures = {}
         path = directory / CALIBRATION_FILE
         if not self.config.train.calibrate:
             path.unlink(missing_ok=True)
             return None
-        predict = self.predictor().predict
-        splits = {e.name: (e.predictions(predict), e.gold) for e in (self.dev, self.test) if e is not None}
         fitted = calibrate(splits, self.schema, fit_on=self.dev.name)
         calibration = {
             "temperature": fitted["temperature"],
