@@ -5,12 +5,12 @@ per stance target, called once per sentence and target, on the same encoder (Min
 It is measured twice: reading the sentence alone (it cannot then tell who "he" is), and
 reading the sentence with the same context our model reads (two sentences before, one
 after, as a text pair). Ours answers every head, spans included, for a window of
-sentences in one encoder pass, in length-sorted batches; it runs on PyTorch and on
-ONNX Runtime (fp32 and per-channel int8). The fast runtimes are also checked against
-PyTorch on the labelled test split: label agreement per field and the largest
-probability difference.
+sentences in one encoder pass, in length-sorted batches; it runs on PyTorch (fp32 and
+bfloat16) and on ONNX Runtime (fp32 and per-channel int8), for each model given. The
+other runtimes are checked against the same model's first one on the labelled test
+split: label agreement per field and the largest probability difference.
 
-    python benchmarks/throughput.py --model models/default --articles 100
+    python benchmarks/throughput.py --model models/default models/fast --articles 100
 
 Prints a markdown table (sentences/s, ratio to each peer) and the peak RSS.
 """
@@ -87,11 +87,11 @@ def agreement(reference: list[dict], other: list[dict]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="models/default")
+    parser.add_argument("--model", nargs="+", default=["models/default"], help="one or more model directories")
     parser.add_argument("--input", default="data/sample.jsonl")
     parser.add_argument("--articles", type=int, default=100, help="articles for our runtimes")
     parser.add_argument("--peer-sentences", type=int, default=150, help="sentences for each naive peer (they are slow)")
-    parser.add_argument("--runtimes", default="torch,onnx,onnx-int8")
+    parser.add_argument("--runtimes", default="torch,torch-bf16,onnx,onnx-int8")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--articles-file", default="data/articles.jsonl", help="labelled articles for the agreement check")
     parser.add_argument("--labels-file", default="data/labels.jsonl")
@@ -111,25 +111,31 @@ def main() -> None:
     articles = [article_from_record(r) for r in load_articles(Path(args.input), args.articles)]
     labelled = [a.as_input() for a in select_split(load_corpus(args.articles_file, args.labels_file), args.split)]
     n_sentences = sum(len(a.sentences) for a in articles)
+    labelled_sentences = [s for a in labelled for s in a.sentences]
 
     # The fast runtimes export into the model directory; work on a copy to leave it as it was.
+    rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = Path(tmp) / "model"
-        shutil.copytree(args.model, model_dir)
-        rows, reference = {}, None
-        for runtime in args.runtimes.split(","):
-            predictor = Predictor.from_dir(model_dir, runtime=runtime, threads=args.threads)
-            rows[runtime] = {"sentences_s": time_ours(predictor, articles)}
-            scored = [r for records in predictor.predict(labelled) for r in records]
-            if reference is None:
-                reference = scored
-            else:
-                rows[runtime]["agreement"] = agreement(reference, scored)
-            del predictor
+        for k, model in enumerate(args.model):
+            model_dir = Path(tmp) / f"model-{k}"
+            shutil.copytree(model, model_dir)
+            reference, first = None, None
+            for runtime in args.runtimes.split(","):
+                predictor = Predictor.from_dir(model_dir, runtime=runtime, threads=args.threads)
+                name = f"{model}, {runtime}"
+                rows[name] = {"sentences_s": time_ours(predictor, articles)}
+                scored = [r for records in predictor.predict(labelled) for r in records]
+                if reference is None:
+                    reference, first = scored, name
+                else:
+                    rows[name]["agreement"] = agreement(reference, scored)
+                    rows[name]["reference"] = first
+                del predictor
 
-    base = resolve_base_model(Predictor.from_dir(args.model).config.model.base_model)
+    first_model = Predictor.from_dir(args.model[0]).config
+    base = resolve_base_model(first_model.model.base_model)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    targets = Predictor.from_dir(args.model).config.labels.targets
+    targets = first_model.labels.targets
     peers = [
         pipeline(
             "text-classification",
@@ -154,14 +160,14 @@ def main() -> None:
     for runtime, row in rows.items():
         rate = row["sentences_s"]
         print(f"| sourcestance, {runtime} | {rate:.1f} | {rate / peer_alone:.1f}x | {rate / peer_context:.1f}x |")
-    first = next(iter(rows))
     for runtime, row in rows.items():
         if "agreement" in row:
-            a = row["agreement"]
+            a, first = row["agreement"], row["reference"]
             same = ", ".join(f"{k} {v:.3f}" for k, v in a.items() if k != "max_prob_diff")
             speedup = row["sentences_s"] / rows[first]["sentences_s"]
             print(
-                f"\n{runtime} vs {first}: {speedup:.2f}x; on the {args.split} split ({len(reference)} sentences) label agreement:"
+                f"\n{runtime} vs {first}: {speedup:.2f}x; on the {args.split} split ({len(labelled_sentences)} sentences) "
+                "label agreement:"
             )
             print(f"  {same}; max probability difference {a['max_prob_diff']:.4f}")
     print(f"\npeak RSS {rss_mib:.0f} MiB")

@@ -55,6 +55,10 @@ class ModelConfig:
             "'window': consecutive sentences share an input, each token encoded once (faster)"
         },
     )
+    encoder_layers: int | None = field(
+        default=None,
+        metadata={"help": "keep only the base encoder's first N layers (a smaller, faster model); default: all"},
+    )
     context_before: int = field(default=2, metadata={"help": "sentences read as context before a sentence (or a window)"})
     context_after: int = field(default=1, metadata={"help": "sentences read as context after a sentence (or a window)"})
     max_sentence_tokens: int = field(default=96, metadata={"help": "tokens kept of each sentence"})
@@ -80,6 +84,10 @@ class DataConfig:
     train_split: str = "train"
     dev_split: str = "dev"
     test_split: str = "test"
+    unlabelled: str | None = field(
+        default=None,
+        metadata={"help": "articles without labels (JSONL, 'sentences' or 'text'); trained on the teacher's outputs only"},
+    )
     max_train_articles: int | None = field(default=None, metadata={"help": "use only the first N training articles (tiny runs)"})
     max_eval_articles: int | None = None
 
@@ -107,6 +115,14 @@ class TrainConfig:
         default=False,
         metadata={"help": "fit a per-target 'none' logit offset on dev for F_avg; needs a large dev split"},
     )
+    distill_from: str | None = field(
+        default=None,
+        metadata={"help": "a trained model directory whose outputs the heads also learn from (knowledge distillation)"},
+    )
+    distill_weight: float = field(
+        default=0.5, metadata={"help": "share of the loss from the teacher's outputs; the gold labels get the rest"}
+    )
+    distill_temperature: float = field(default=2.0, metadata={"help": "softens teacher and student outputs alike"})
     calibrate: bool = field(
         default=True,
         metadata={"help": "fit one softmax temperature per head on dev, so that scores are calibrated probabilities"},
@@ -244,6 +260,8 @@ def _check_semantics(cfg: RunConfig) -> list[str]:
         problems.append(f"model.layout: must be 'sentence' or 'window', got {m.layout!r}")
     if not m.max_sentence_tokens + 16 <= m.max_length <= 512:
         problems.append(f"model.max_length: must be between max_sentence_tokens + 16 and 512, got {m.max_length}")
+    if m.encoder_layers is not None and not 1 <= m.encoder_layers <= 48:
+        problems.append(f"model.encoder_layers: must be between 1 and 48, got {m.encoder_layers}")
     if not 0.0 <= m.dropout < 1.0:
         problems.append(f"model.dropout: must be in [0, 1), got {m.dropout}")
     t = cfg.train
@@ -263,7 +281,13 @@ def _check_semantics(cfg: RunConfig) -> list[str]:
         problems.append(f"train.max_steps: must be at least 1, got {t.max_steps}")
     if t.threads is not None and t.threads < 1:
         problems.append(f"train.threads: must be at least 1, got {t.threads}")
+    if not 0.0 <= t.distill_weight <= 1.0:
+        problems.append(f"train.distill_weight: must be between 0 and 1, got {t.distill_weight}")
+    if not 0.1 <= t.distill_temperature <= 20.0:
+        problems.append(f"train.distill_temperature: must be between 0.1 and 20, got {t.distill_temperature}")
     d = cfg.data
+    if d.unlabelled is not None and t.distill_from is None:
+        problems.append("data.unlabelled: unlabelled articles are learnt from a teacher; set train.distill_from too")
     for name in ("max_train_articles", "max_eval_articles"):
         value = getattr(d, name)
         if value is not None and value < 1:

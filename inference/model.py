@@ -117,7 +117,33 @@ def build_model(config: RunConfig) -> tuple[SourceStanceModel, object]:
             f"model directory with safetensors weights or a name already in the HF cache: {e}"
         ) from e
     _check_fast(tokenizer, path)
+    if config.model.encoder_layers is not None:
+        keep_first_layers(encoder, config.model.encoder_layers, config.model.base_model)
     return SourceStanceModel(encoder, LabelSchema.from_config(config.labels), config.model.dropout), tokenizer
+
+
+def keep_first_layers(encoder: nn.Module, n: int, name: str) -> None:
+    """Drop the encoder's top layers: the lower ones carry most of what a fine-tuned head needs.
+
+    The config's layer count is updated too, so the saved ``config.json`` rebuilds the
+    smaller encoder when the model directory is loaded.
+    """
+    layers = None
+    for path in ("encoder.layer", "transformer.layer", "layers", "encoder.layers"):
+        owner, attr = encoder, path.split(".")
+        for part in attr[:-1]:
+            owner = getattr(owner, part, None)
+        if owner is not None and isinstance(getattr(owner, attr[-1], None), nn.ModuleList):
+            layers = (owner, attr[-1])
+            break
+    if layers is None:
+        raise ModelLoadError(f"model.encoder_layers: cannot find the layer stack of base model {name!r}")
+    owner, attr = layers
+    total = len(getattr(owner, attr))
+    if n > total:
+        raise ModelLoadError(f"model.encoder_layers is {n} but base model {name!r} has only {total} layers")
+    setattr(owner, attr, getattr(owner, attr)[:n])
+    encoder.config.num_hidden_layers = n
 
 
 def _check_fast(tokenizer, path: str) -> None:
@@ -230,9 +256,12 @@ def load_parent_weights(model: SourceStanceModel, directory: str | Path) -> dict
     ours, theirs = model.encoder.config, AutoConfig.from_pretrained(directory)
     differ = [
         f"{attr} {getattr(theirs, attr, None)!r} vs {getattr(ours, attr, None)!r}"
-        for attr in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")
+        for attr in ("model_type", "hidden_size", "vocab_size")
         if getattr(theirs, attr, None) != getattr(ours, attr, None)
     ]
+    # A parent with more layers gives its first ones to a smaller student (model.encoder_layers).
+    if getattr(theirs, "num_hidden_layers", 0) < getattr(ours, "num_hidden_layers", 0):
+        differ.append(f"num_hidden_layers {theirs.num_hidden_layers} vs {ours.num_hidden_layers}")
     if differ:
         raise ModelLoadError(
             f"parent model {directory} has another encoder architecture than the configured base model "

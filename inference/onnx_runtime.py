@@ -20,7 +20,6 @@ from inference.model import ModelLoadError
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("torch", "onnx", "onnx-int8")
 ONNX_FILES = {"onnx": "encoder.onnx", "onnx-int8": "encoder.int8.onnx"}
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -119,24 +118,6 @@ class OnnxEncoder:
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
         (hidden,) = self.session.run(None, {k: v.numpy() for k, v in feeds.items()})
         return torch.from_numpy(hidden)
-
-
-def load_runtime(encoder: torch.nn.Module, directory: str | Path, runtime: str, threads: int | None = None) -> OnnxEncoder | None:
-    """The encoder runtime for a model directory; None means PyTorch. Exports on first use."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
-    if runtime == "torch":
-        return None
-    path = Path(directory) / ONNX_FILES[runtime]
-    if not path.is_file():
-        log.info("no %s in %s yet: exporting it once", path.name, directory)
-        try:
-            export_encoder(encoder, directory, runtime)
-        except PermissionError as e:
-            raise RuntimeUnavailable(
-                f"cannot write {path} for the {runtime} runtime ({e}); copy the model somewhere writable"
-            ) from e
-    return OnnxEncoder(path, threads)
 
 
 def _require(*modules: str) -> None:

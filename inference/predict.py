@@ -67,7 +67,7 @@ class Predictor:
     @classmethod
     def from_dir(cls, directory: str | Path, runtime: str = "torch", **kwargs: Any) -> Predictor:
         """Everything comes from the model directory; ``runtime`` picks the encoder's engine."""
-        from inference.onnx_runtime import load_runtime
+        from inference.runtimes import load_runtime
 
         model, tokenizer, config = load_model(directory)
         kwargs.setdefault("stance_bias", load_stance_bias(directory))
@@ -86,11 +86,19 @@ class Predictor:
 
     def predict(self, articles: list[Article], prepared: Prepared | None = None) -> list[list[dict]]:
         """Contract records for every sentence of every article, in input order."""
-        prepared = prepared or self.prepare(articles)
+        outputs = self._outputs(articles, prepared or self.prepare(articles))
+        return [self._records(article, outs) for article, outs in zip(articles, outputs)]
+
+    def head_probabilities(self, articles: list[Article]) -> list[list[dict[str, np.ndarray]]]:
+        """Each sentence's probabilities per head, before speakers are resolved: what a student learns from."""
+        outputs = self._outputs(articles, self.prepare(articles))
+        return [[out["probs"] for out in outs] for outs in outputs]
+
+    def _outputs(self, articles: list[Article], prepared: Prepared) -> list[list[dict]]:
         per_article: list[list[dict]] = [[None] * len(a.sentences) for a in articles]  # type: ignore[list-item]
         for (window, target), out in self._run(prepared.windows):
             per_article[prepared.articles[window]][target.sentence] = out
-        return [self._records(article, outs) for article, outs in zip(articles, per_article)]
+        return per_article
 
     @torch.inference_mode()
     def _run(self, windows: list[Window]):

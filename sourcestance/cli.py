@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from inference.runtimes import RUNTIMES
+
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INPUT, EXIT_MODEL = 0, 1, 2, 3, 4
 
 EPILOG = """examples:
@@ -93,9 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument(
         "--runtime",
-        choices=["torch", "onnx", "onnx-int8"],
+        choices=RUNTIMES,
         default="torch",
-        help="encoder engine: PyTorch, or ONNX Runtime in fp32 or int8 (exported into the model directory on first use)",
+        help="encoder engine: PyTorch in fp32 or bfloat16 (fast on CPUs with AVX512-BF16/AMX), or ONNX Runtime "
+        "in fp32 or int8 (exported into the model directory on first use)",
     )
     p.add_argument(
         "--engine",
@@ -156,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-wait-ms", type=float, default=5.0, help="how long a request waits to batch with others (default: %(default)s)"
     )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
-    p.add_argument("--runtime", choices=["torch", "onnx", "onnx-int8"], default="torch", help="encoder engine (see score)")
+    p.add_argument("--runtime", choices=RUNTIMES, default="torch", help="encoder engine (see score)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(

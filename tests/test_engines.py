@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from inference.predict import Predictor
+from inference.predict import Predictor, collate
 from inference.records import article_from_record
 from tests.conftest import ROOT
 from tests.test_score import _corpus, _score
@@ -64,6 +64,29 @@ def test_onnx_int8_stays_close_to_pytorch(model_copy):
     assert max(_max_prob_diff(a, b) for a, b in zip(int8, reference)) < 0.25
 
 
+def test_torch_bf16_stays_close_to_pytorch_and_writes_nothing(tiny_model):
+    import torch
+
+    from inference.runtimes import Bf16Encoder
+
+    before = sorted(p.name for p in tiny_model.iterdir())
+    articles = _articles(4)
+    reference = Predictor.from_dir(tiny_model)
+    bf16 = Predictor.from_dir(tiny_model, runtime="torch-bf16")
+    assert isinstance(bf16.encoder_runtime, Bf16Encoder)
+    tensors = collate(bf16.prepare(articles).windows[:8], 0)
+    with torch.inference_mode():
+        exact = reference.model.encoder(**{k: tensors[k] for k in ("input_ids", "attention_mask", "token_type_ids")})
+        approx = bf16.encoder_runtime(tensors["input_ids"], tensors["attention_mask"], tensors["token_type_ids"])
+    assert approx.dtype == torch.float32
+    scale = exact.last_hidden_state.abs().mean()
+    assert 0 < (approx - exact.last_hidden_state).abs().mean() < 0.05 * scale  # bf16 really ran, and stayed close
+    records, expected = _flat(bf16.predict(articles)), _flat(reference.predict(articles))
+    decisions = [(x, y) for a, b in zip(records, expected) for x, y in zip(_labels(a), _labels(b))]
+    assert sum(x == y for x, y in decisions) / len(decisions) >= 0.9
+    assert sorted(p.name for p in tiny_model.iterdir()) == before
+
+
 def test_unknown_runtime_is_refused(tiny_model, tmp_path):
     result = _score(tiny_model, ROOT / "data" / "sample.jsonl", tmp_path / "o.jsonl", "--runtime", "tpu")
     assert result.returncode == 2 and "invalid choice" in result.stderr
@@ -95,3 +118,21 @@ def test_ray_engine_refuses_resume(tiny_model, tmp_path):
     pytest.importorskip("ray")
     result = _score(tiny_model, ROOT / "data" / "sample.jsonl", tmp_path / "o.jsonl", "--engine", "ray", "--resume")
     assert result.returncode == 2 and "--resume is for the local engine" in result.stderr
+
+
+def test_throughput_benchmark_runs_every_model_and_runtime_side_by_side(tiny_model):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "benchmarks/throughput.py", "--model", str(tiny_model), "--articles", "2"]
+        + ["--peer-sentences", "3", "--runtimes", "torch,torch-bf16", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    name = str(tiny_model)
+    for row in ("naive peer, sentence alone", f"sourcestance, {name}, torch |", f"sourcestance, {name}, torch-bf16 |"):
+        assert row in result.stdout
+    assert f"{name}, torch-bf16 vs {name}, torch:" in result.stdout and "peak RSS" in result.stdout

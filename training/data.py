@@ -12,7 +12,7 @@ import datasets
 
 from inference.config import ModelConfig
 from inference.encode import Target, Window, article_windows
-from inference.records import Article, locate_span
+from inference.records import Article, RecordError, article_from_record, locate_span
 from inference.schema import LabelSchema, label_value
 from training.validate import SPLITS
 
@@ -28,7 +28,7 @@ class LabelledArticle:
     id: str
     split: str
     sentences: list[str]
-    labels: list[dict]
+    labels: list[dict] | None  # None: unlabelled, learnt from a teacher's outputs only
     meta: dict[str, Any]
 
     def as_input(self) -> Article:
@@ -245,6 +245,41 @@ def _ranges(indexes: list[int]) -> str:
     return ", ".join(parts)
 
 
+def load_unlabelled(path: str | Path, held_out: list[LabelledArticle]) -> list[LabelledArticle]:
+    """Articles without labels for distillation, in either input form ('sentences' or 'text').
+
+    A sentence that is also in a held-out split would let the teacher's view of dev or
+    test leak into training, so it is an error, as is a repeated id.
+    """
+    seen = {" ".join(s.lower().split()): a.id for a in held_out for s in a.sentences}
+    articles, ids, problems = [], set(), []
+    for number, record in read_jsonl(path):
+        try:
+            article = article_from_record(record)
+        except RecordError as e:
+            problems.append(f"{path}:{number}: {e}")
+            continue
+        if article.id in ids:
+            problems.append(f"{path}:{number}: article id {article.id!r} appears twice")
+            continue
+        ids.add(article.id)
+        leaks = [i for i, s in enumerate(article.sentences) if " ".join(s.lower().split()) in seen]
+        if leaks:
+            other = seen[" ".join(article.sentences[leaks[0]].lower().split())]
+            problems.append(
+                f"{path}:{number}: sentence {leaks[0]} of {article.id!r} is also in held-out article {other!r}; "
+                "unlabelled text must not overlap dev or test"
+            )
+            continue
+        articles.append(LabelledArticle(article.id, "unlabelled", article.sentences, None, {}))
+    if problems:
+        shown = "\n".join(f"  {p}" for p in problems[:20])
+        raise CorpusError(f"the unlabelled articles have {len(problems)} problem(s):\n{shown}")
+    if not articles:
+        raise CorpusError(f"{path}: no articles")
+    return articles
+
+
 def select_split(corpus: list[LabelledArticle], split: str, limit: int | None = None) -> list[LabelledArticle]:
     chosen = [a for a in corpus if a.split == split]
     return chosen[:limit] if limit else chosen
@@ -260,7 +295,14 @@ def encode_corpus(articles: list[LabelledArticle], tokenizer, model_config: Mode
                 "input_ids": window.input_ids,
                 "token_type_ids": window.token_type_ids,
                 "targets": [[t.lead, t.start, len(t.offsets)] for t in window.targets],
+                "article": article.id,
+                "sentences": [t.sentence for t in window.targets],
             }
+            if article.labels is None:
+                for name in [*schema.heads, "span_start", "span_end"]:
+                    row[name] = [IGNORE] * len(window.targets)
+                rows.append(row)
+                continue
             labels = [article.labels[t.sentence] for t in window.targets]
             for head in schema.heads:
                 row[head] = [index[head][label_value(label, head)] for label in labels]

@@ -99,6 +99,8 @@ def write_model_card(
         for k in keys
     )
     counts = " | ".join(str(int(results[s]["metrics"]["sentences"])) for s in splits)
+    distilled = distillation_line(training.get("distillation"))
+    layers = f" (its first {config.model.encoder_layers} layers)" if config.model.encoder_layers else ""
     card = f"""---
 library_name: sourcestance
 base_model: {config.model.base_model}
@@ -111,13 +113,13 @@ Labels every sentence of a news article with its speaker (attribution, span, men
 affiliation) and the speaker's stance toward {", ".join(config.labels.targets)}, following
 the sourcestance annotation contract (ANNOTATION.md).
 
-- Base encoder: `{config.model.base_model}`; one encoder pass feeds every head of every sentence in a window.
+- Base encoder: `{config.model.base_model}`{layers}; one encoder pass feeds every head of every sentence in a window.
 - Context: windows of consecutive sentences, {config.model.max_length} tokens at most, with
   {config.model.context_before} sentence(s) before and {config.model.context_after} after each window as context.
 - Trained on {training["train_sentences"]} sentences ({training["train_articles"]} articles) of split `{config.data.train_split}`
   for {training["train_seconds"]} s; best dev epoch {training["best_epoch"]}; seed {config.train.seed}.
 - Data: {", ".join(f"`{f}`" for f in data_files)} (sha256 prefix `{training["data_sha256"]}`).
-- Versions: torch {training["versions"]["torch"]}, transformers {training["versions"]["transformers"]}.
+- Versions: torch {training["versions"]["torch"]}, transformers {training["versions"]["transformers"]}.{distilled}
 
 ## Training data
 
@@ -176,6 +178,24 @@ def data_section(data: dict, parent: dict | None) -> str:
             f"loaded {', '.join(parent.get('loaded', [])) or 'nothing'}; fresh {', '.join(parent.get('fresh', [])) or 'none'}.",
         ]
     return "\n".join(lines)
+
+
+def distillation_line(info: dict | None) -> str:
+    """The card's bullet on the teacher a model learnt from, with its leading newline; empty without one."""
+    if not info:
+        return ""
+    teacher, extra = info["teacher"], ""
+    if info.get("unlabelled"):
+        u = info["unlabelled"]
+        extra = (
+            f", and on {u['sentences']} unlabelled sentences ({u['articles']} articles) "
+            f"of `{u['path']}` (sha256 prefix `{u['sha256']}`)"
+        )
+    return (
+        f"\n- Distilled from `{teacher['path']}` ({teacher['name']} {teacher['version']}): heads "
+        f"{', '.join(info['heads'])} learn {info['weight']:.2f} from its outputs at temperature "
+        f"{info['temperature']:g} and the rest from the gold labels{extra}."
+    )
 
 
 def _new_articles(new: dict[str, dict], shown: int = 10) -> str:

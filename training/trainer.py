@@ -24,10 +24,19 @@ from inference.config import RunConfig
 from inference.model import STANCE_BIAS_FILE, build_model, load_parent_weights, save_model
 from inference.predict import Predictor, collate
 from inference.schema import LabelSchema, is_stance_head
-from training.data import IGNORE, CorpusError, MergeReport, encode_corpus, merge_corpus, select_split, window_from_row
+from training.data import (
+    IGNORE,
+    CorpusError,
+    MergeReport,
+    encode_corpus,
+    load_unlabelled,
+    merge_corpus,
+    select_split,
+    window_from_row,
+)
 from training.evaluate import Evaluator
 from training.metrics import macro_f1
-from training.model_card import data_record, parent_record, write_model_card
+from training.model_card import data_record, file_digest, parent_record, write_model_card
 from training.validate import validate_files, validate_merged_labels
 
 log = logging.getLogger(__name__)
@@ -77,22 +86,62 @@ class TrainingRecipe:
         self.test = Evaluator(test, self.schema, "test") if test else None
         self.model, self.tokenizer = build_model(cfg)
         self._load_parent()
-        self.train_set = encode_corpus(self.train_articles, self.tokenizer, cfg.model, self.schema)
+        self.unlabelled = load_unlabelled(cfg.data.unlabelled, dev + test) if cfg.data.unlabelled else []
+        learnt = self.train_articles + self.unlabelled
+        self.train_set = encode_corpus(learnt, self.tokenizer, cfg.model, self.schema)
         self.train_rows = self.train_set.to_list()  # plain lists: batches are built every step
         self.train_lengths = [len(row["input_ids"]) for row in self.train_rows]
-        self.train_sentences = sum(len(row["targets"]) for row in self.train_rows)
+        self.train_sentences = sum(len(a.sentences) for a in self.train_articles)
+        self.distillation = self._attach_teacher(learnt) if cfg.train.distill_from else None
         self.loss_weights = self._class_weights()
         self.steps_per_epoch = math.ceil(len(self.train_set) / cfg.train.batch_size)
         total = self.steps_per_epoch * cfg.train.epochs
         self.total_steps = min(total, cfg.train.max_steps) if cfg.train.max_steps else total
         self.optimizer, self.scheduler = self._optimizer()
         log.info(
-            "training on %d sentences (%d encoder inputs) from %d articles, %d steps",
+            "training on %d labelled and %d unlabelled sentences (%d encoder inputs) from %d articles, %d steps",
             self.train_sentences,
+            sum(len(a.sentences) for a in self.unlabelled),
             len(self.train_set),
-            len(self.train_articles),
+            len(learnt),
             self.total_steps,
         )
+
+    def _attach_teacher(self, articles: list) -> dict:
+        """Give every training sentence the teacher's probabilities for each head it shares with the student.
+
+        The teacher reads the articles its own way (its layout, context and tokenizer), so
+        any trained model directory can teach; a head it lacks, or with other values, is
+        learnt from the gold labels alone. Probabilities are taken before calibration.
+        """
+        from inference.model import ModelLoadError
+
+        cfg = self.config.train
+        teacher = Predictor.from_dir(cfg.distill_from, temperatures={})
+        heads = [n for n, values in self.schema.heads.items() if teacher.schema.heads.get(n) == values]
+        if not heads:
+            raise ModelLoadError(f"teacher {cfg.distill_from} shares no head (same name and values) with this config")
+        log.info("teacher %s labels %d articles for heads %s", cfg.distill_from, len(articles), ", ".join(heads))
+        probs = {}
+        for i in tqdm(range(0, len(articles), 32), desc="teacher", unit="batch", disable=not self.progress):
+            chunk = articles[i : i + 32]
+            for article, per_sentence in zip(chunk, teacher.head_probabilities([a.as_input() for a in chunk])):
+                probs[article.id] = per_sentence
+        for row in self.train_rows:
+            sentences = probs[row["article"]]
+            row["teacher"] = {n: [sentences[k][n].tolist() for k in row["sentences"]] for n in heads}
+        info = {"teacher": parent_record(cfg.distill_from), "heads": heads}
+        info.update(weight=cfg.distill_weight, temperature=cfg.distill_temperature)
+        if self.unlabelled:
+            path = self.config.data.unlabelled
+            sentences = sum(len(a.sentences) for a in self.unlabelled)
+            info["unlabelled"] = {
+                "path": path,
+                "sha256": file_digest([path]),
+                "articles": len(self.unlabelled),
+                "sentences": sentences,
+            }
+        return info
 
     def _record_data(self, corpus: list, merge: MergeReport, used: dict[str, list]) -> None:
         """Log what the extra label files changed and keep the data record for the model card."""
@@ -146,7 +195,7 @@ class TrainingRecipe:
         weights = {}
         t = self.config.train
         for name, values in self.schema.heads.items():
-            labels = [v for row in self.train_rows for v in row[name]]
+            labels = [v for row in self.train_rows for v in row[name] if v != IGNORE]
             counts = np.bincount(np.asarray(labels, dtype=int), minlength=len(values)).astype(float)
             power = t.stance_class_weight_power if is_stance_head(name) else t.class_weight_power
             w = np.maximum(counts, 1.0) ** -power
@@ -221,6 +270,9 @@ class TrainingRecipe:
             tensors = collate([window_from_row(row) for row in rows], self.tokenizer.pad_token_id or 0)
             names = [*self.schema.heads, "span_start", "span_end"]
             targets = {name: torch.tensor([v for row in rows for v in row[name]]) for name in names}
+            if self.distillation:
+                for name in self.distillation["heads"]:
+                    targets[f"teacher/{name}"] = torch.tensor([p for row in rows for p in row["teacher"][name]])
             yield tensors, targets
 
     def _loss(self, batch) -> torch.Tensor:
@@ -229,7 +281,15 @@ class TrainingRecipe:
         t = self.config.train
         loss = torch.zeros(())
         for name in self.schema.heads:
-            head_loss = nn.functional.cross_entropy(out[name], targets[name], weight=self.loss_weights[name])
+            teacher = targets.get(f"teacher/{name}")
+            gold_share = 1.0 - t.distill_weight if teacher is not None else 1.0
+            head_loss = torch.zeros(())
+            if (targets[name] != IGNORE).any():  # an unlabelled-only batch has no gold
+                head_loss = gold_share * nn.functional.cross_entropy(
+                    out[name], targets[name], weight=self.loss_weights[name], ignore_index=IGNORE
+                )
+            if teacher is not None:
+                head_loss = head_loss + t.distill_weight * distillation_loss(out[name], teacher, t.distill_temperature)
             loss = loss + (t.stance_loss_weight if is_stance_head(name) else 1.0) * head_loss
         for side in ("span_start", "span_end"):
             if (targets[side] != IGNORE).any():
@@ -292,6 +352,7 @@ class TrainingRecipe:
             "train_sentences": self.train_sentences,
             "train_articles": len(self.train_articles),
             "history": self.history,
+            "distillation": self.distillation,
         }
         write_model_card(
             directory, self.config, results, summary, self.extra_labels, calibration, self.data_record, self.parent_info
@@ -323,6 +384,13 @@ class TrainingRecipe:
         before, after = calibration["ece_before"][self.dev.name], calibration["ece_after"][self.dev.name]
         log.info("temperatures fitted on dev: %s; dev ECE before %s, after %s", self.temperatures, before, after)
         return calibration
+
+
+def distillation_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) at a shared temperature, scaled by T² so its gradients keep their size (Hinton et al.)."""
+    soft = torch.softmax(torch.log(teacher_probs.clamp_min(1e-8)) / temperature, dim=-1)
+    student = torch.log_softmax(logits / temperature, dim=-1)
+    return nn.functional.kl_div(student, soft, reduction="batchmean") * temperature**2
 
 
 def seed_everything(seed: int) -> None:
