@@ -139,3 +139,15 @@ def test_a_student_starts_from_the_first_layers_of_a_deeper_parent_but_not_the_r
     deeper, _ = build_model(_tiny())
     with pytest.raises(ModelLoadError, match="num_hidden_layers 2 vs 6"):
         load_parent_weights(deeper, tmp_path / "two")
+
+
+def test_a_missing_teacher_fails_before_any_work_with_the_command_that_makes_it(tmp_path, capsys):
+    from sourcestance.cli import main
+
+    config = tmp_path / "student.yaml"
+    config.write_text("train:\n  distill_from: models/not-trained-yet\n", encoding="utf-8")
+    code = main(["-q", "train", "--config", str(config), "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 4 and "models/not-trained-yet is not a trained model directory" in err
+    assert "sourcestance train --config configs/default.yaml --output models/not-trained-yet" in err
+    assert not (tmp_path / "out").exists()

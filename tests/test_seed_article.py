@@ -1,6 +1,7 @@
-"""The article that started the project, scored by the trained default model.
+"""The article that started the project, scored by every trained shipped model (default and fast).
 
-Needs models/default (the README's first command trains it); skipped without it.
+Needs models/default (the README's first command trains it) or models/fast; a model
+that is not trained is skipped.
 """
 
 import pytest
@@ -9,10 +10,9 @@ from inference.predict import Predictor
 from inference.records import article_from_record
 from tests.conftest import ROOT, SHARED
 
-MODEL = ROOT / "models" / "default"
+MODELS = [ROOT / "models" / name for name in ("default", "fast")]
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (MODEL / "model.safetensors").is_file(), reason="models/default not trained"),
     pytest.mark.skipif(not (SHARED / "seed-article.txt").is_file(), reason="shared seed article not present"),
 ]
 
@@ -20,10 +20,12 @@ HAMAS_SOURCE = "a senior official in the movement"
 PA_OFFICIAL = "a Palestinian Authority official"
 
 
-@pytest.fixture(scope="module")
-def records():
+@pytest.fixture(scope="module", params=MODELS, ids=lambda path: path.name)
+def records(request):
+    if not (request.param / "model.safetensors").is_file():
+        pytest.skip(f"{request.param.name} not trained")
     text = (SHARED / "seed-article.txt").read_text(encoding="utf-8")
-    [out] = Predictor.from_dir(MODEL).predict([article_from_record({"id": "seed", "text": text})])
+    [out] = Predictor.from_dir(request.param).predict([article_from_record({"id": "seed", "text": text})])
     return out
 
 

@@ -21,7 +21,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from inference.config import RunConfig
-from inference.model import STANCE_BIAS_FILE, build_model, load_parent_weights, save_model
+from inference.model import (
+    STANCE_BIAS_FILE,
+    WEIGHTS_FILE,
+    ModelLoadError,
+    build_model,
+    load_parent_weights,
+    save_model,
+)
 from inference.predict import Predictor, collate
 from inference.schema import LabelSchema, is_stance_head
 from training.data import (
@@ -58,6 +65,12 @@ class TrainingRecipe:
         # Read before any data is loaded, so that a wrong --from fails fast.
         self.parent = Path(parent) if parent is not None else None
         self.parent_info: dict | None = parent_record(self.parent) if self.parent is not None else None
+        teacher = config.train.distill_from
+        if teacher is not None and not (Path(teacher) / WEIGHTS_FILE).is_file():
+            raise ModelLoadError(
+                f"train.distill_from: {teacher} is not a trained model directory (no {WEIGHTS_FILE}); "
+                f"train the teacher first, e.g. sourcestance train --config configs/default.yaml --output {teacher}"
+            )
         self.schema = LabelSchema.from_config(config.labels)
         self.stance_bias: dict[str, float] = {}  # filled by fit_stance_bias when the config asks
         self.temperatures: dict[str, float] = {}  # filled by _calibrate at save time; selection sees T = 1
@@ -114,8 +127,6 @@ class TrainingRecipe:
         any trained model directory can teach; a head it lacks, or with other values, is
         learnt from the gold labels alone. Probabilities are taken before calibration.
         """
-        from inference.model import ModelLoadError
-
         cfg = self.config.train
         teacher = Predictor.from_dir(cfg.distill_from, temperatures={})
         heads = [n for n, values in self.schema.heads.items() if teacher.schema.heads.get(n) == values]
