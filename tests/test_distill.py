@@ -59,6 +59,11 @@ def test_distillation_loss_is_zero_on_the_teacher_and_grows_away_from_it():
     assert 0 < near.item() < far.item()
 
 
+def _parts(config: RunConfig) -> dict:
+    """A config's sections as mappings, to derive a variant with ``_tiny``."""
+    return {name: value for name, value in config.to_dict().items() if isinstance(value, dict)}
+
+
 def _write(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
@@ -102,6 +107,9 @@ def test_a_student_learns_from_the_teacher_on_unlabelled_text(tiny_model, tmp_pa
         data={"unlabelled": str(unlabelled), "max_train_articles": 1},
         train={"distill_from": str(tiny_model), "distill_weight": 1.0, "max_steps": 12, "epochs": 3, "batch_size": 4},
     )
+    clashing = _write(tmp_path / "clash.jsonl", [{"id": "r1-01", "sentences": ["An id the corpus already uses."]}])
+    with pytest.raises(CorpusError, match="r1-01 are also labelled articles' ids"):
+        TrainingRecipe(_tiny(**{**_parts(config), "data": {"unlabelled": str(clashing)}}), tmp_path / "x", progress=False).setup()
     recipe = TrainingRecipe(config, tmp_path / "student", progress=False)
     recipe.setup()
     assert recipe.distillation["unlabelled"]["articles"] == 6

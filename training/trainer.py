@@ -100,6 +100,9 @@ class TrainingRecipe:
         self.model, self.tokenizer = build_model(cfg)
         self._load_parent()
         self.unlabelled = load_unlabelled(cfg.data.unlabelled, dev + test) if cfg.data.unlabelled else []
+        clash = sorted({a.id for a in self.unlabelled} & {a.id for a in self.train_articles})
+        if clash:
+            raise CorpusError(f"{cfg.data.unlabelled}: article id(s) {', '.join(clash[:5])} are also labelled articles' ids")
         learnt = self.train_articles + self.unlabelled
         self.train_set = encode_corpus(learnt, self.tokenizer, cfg.model, self.schema)
         self.train_rows = self.train_set.to_list()  # plain lists: batches are built every step
