@@ -102,7 +102,8 @@ def main() -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
     from transformers.utils import logging as hf_logging
 
-    from inference.model import resolve_base_model
+    from inference.config import RunConfig
+    from inference.model import CONFIG_FILE, resolve_base_model
     from inference.predict import Predictor
     from inference.records import article_from_record
     from training.data import load_corpus, select_split
@@ -111,7 +112,7 @@ def main() -> None:
     articles = [article_from_record(r) for r in load_articles(Path(args.input), args.articles)]
     labelled = [a.as_input() for a in select_split(load_corpus(args.articles_file, args.labels_file), args.split)]
     n_sentences = sum(len(a.sentences) for a in articles)
-    labelled_sentences = [s for a in labelled for s in a.sentences]
+    labelled_sentences = sum(len(a.sentences) for a in labelled)
 
     # The fast runtimes export into the model directory; work on a copy to leave it as it was.
     rows = {}
@@ -132,7 +133,7 @@ def main() -> None:
                     rows[name]["reference"] = first
                 del predictor
 
-    first_model = Predictor.from_dir(args.model[0]).config
+    first_model = RunConfig.load(Path(args.model[0]) / CONFIG_FILE)
     base = resolve_base_model(first_model.model.base_model)
     tokenizer = AutoTokenizer.from_pretrained(base)
     targets = first_model.labels.targets
@@ -166,7 +167,7 @@ def main() -> None:
             same = ", ".join(f"{k} {v:.3f}" for k, v in a.items() if k != "max_prob_diff")
             speedup = row["sentences_s"] / rows[first]["sentences_s"]
             print(
-                f"\n{runtime} vs {first}: {speedup:.2f}x; on the {args.split} split ({len(labelled_sentences)} sentences) "
+                f"\n{runtime} vs {first}: {speedup:.2f}x; on the {args.split} split ({labelled_sentences} sentences) "
                 "label agreement:"
             )
             print(f"  {same}; max probability difference {a['max_prob_diff']:.4f}")

@@ -128,21 +128,16 @@ def keep_first_layers(encoder: nn.Module, n: int, name: str) -> None:
     The config's layer count is updated too, so the saved ``config.json`` rebuilds the
     smaller encoder when the model directory is loaded.
     """
-    layers = None
-    for path in ("encoder.layer", "transformer.layer", "layers", "encoder.layers"):
-        owner, attr = encoder, path.split(".")
-        for part in attr[:-1]:
-            owner = getattr(owner, part, None)
-        if owner is not None and isinstance(getattr(owner, attr[-1], None), nn.ModuleList):
-            layers = (owner, attr[-1])
+    for owner_name, attr in (("encoder", "layer"), ("transformer", "layer"), ("", "layers"), ("encoder", "layers")):
+        owner = getattr(encoder, owner_name, None) if owner_name else encoder
+        layers = getattr(owner, attr, None)
+        if isinstance(layers, nn.ModuleList):
             break
-    if layers is None:
+    else:
         raise ModelLoadError(f"model.encoder_layers: cannot find the layer stack of base model {name!r}")
-    owner, attr = layers
-    total = len(getattr(owner, attr))
-    if n > total:
-        raise ModelLoadError(f"model.encoder_layers is {n} but base model {name!r} has only {total} layers")
-    setattr(owner, attr, getattr(owner, attr)[:n])
+    if n > len(layers):
+        raise ModelLoadError(f"model.encoder_layers is {n} but base model {name!r} has only {len(layers)} layers")
+    setattr(owner, attr, layers[:n])
     encoder.config.num_hidden_layers = n
 
 

@@ -14,7 +14,7 @@ from inference.config import ModelConfig
 from inference.encode import Target, Window, article_windows
 from inference.records import Article, RecordError, article_from_record, locate_span
 from inference.schema import LabelSchema, label_value
-from training.validate import SPLITS
+from training.validate import SPLITS, sentence_key
 
 IGNORE = -100
 
@@ -148,9 +148,7 @@ def merge_corpus(
 
     new_articles = _new_articles(new, articles, articles_path, default_split, problems)
     if problems:
-        shown = "\n".join(f"  {p}" for p in problems[:20])
-        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise CorpusError(f"merging the extra label files found {len(problems)} problem(s):\n{shown}{more}")
+        raise CorpusError(f"merging the extra label files found {len(problems)} problem(s):\n{_listing(problems)}")
 
     corpus = []
     for art, number in in_order:
@@ -199,7 +197,7 @@ def _new_articles(
     seen = {}
     for aid, (art, _) in known.items():
         for s in art["sentences"]:
-            seen.setdefault(" ".join(s.lower().split()), (art.get("split", default_split), aid))
+            seen.setdefault(sentence_key(s), (art.get("split", default_split), aid))
     made = []
     for aid, by_index in new.items():
         files = ", ".join(sorted({path for _, path, _ in by_index.values()}))
@@ -222,7 +220,7 @@ def _new_articles(
             continue
         sentences = [by_index[i][0]["text"] for i in range(n)]
         for i, s in enumerate(sentences):
-            other = seen.setdefault(" ".join(s.lower().split()), (split, aid))
+            other = seen.setdefault(sentence_key(s), (split, aid))
             if other[0] != split:
                 rec, path, line = by_index[i]
                 problems.append(
@@ -231,6 +229,12 @@ def _new_articles(
                 )
         made.append(LabelledArticle(aid, split, sentences, [by_index[i][0] for i in range(n)], {}))
     return made
+
+
+def _listing(problems: list[str], shown: int = 20) -> str:
+    """The first problems of a long list, indented, and how many more there are."""
+    lines = "\n".join(f"  {p}" for p in problems[:shown])
+    return lines + (f"\n  … and {len(problems) - shown} more" if len(problems) > shown else "")
 
 
 def _ranges(indexes: list[int]) -> str:
@@ -251,7 +255,7 @@ def load_unlabelled(path: str | Path, held_out: list[LabelledArticle]) -> list[L
     A sentence that is also in a held-out split would let the teacher's view of dev or
     test leak into training, so it is an error, as is a repeated id.
     """
-    seen = {" ".join(s.lower().split()): a.id for a in held_out for s in a.sentences}
+    seen = {sentence_key(s): a.id for a in held_out for s in a.sentences}
     articles, ids, problems = [], set(), []
     for number, record in read_jsonl(path):
         try:
@@ -263,18 +267,17 @@ def load_unlabelled(path: str | Path, held_out: list[LabelledArticle]) -> list[L
             problems.append(f"{path}:{number}: article id {article.id!r} appears twice")
             continue
         ids.add(article.id)
-        leaks = [i for i, s in enumerate(article.sentences) if " ".join(s.lower().split()) in seen]
-        if leaks:
-            other = seen[" ".join(article.sentences[leaks[0]].lower().split())]
+        leak = next((i for i, s in enumerate(article.sentences) if sentence_key(s) in seen), None)
+        if leak is not None:
+            other = seen[sentence_key(article.sentences[leak])]
             problems.append(
-                f"{path}:{number}: sentence {leaks[0]} of {article.id!r} is also in held-out article {other!r}; "
+                f"{path}:{number}: sentence {leak} of {article.id!r} is also in held-out article {other!r}; "
                 "unlabelled text must not overlap dev or test"
             )
             continue
         articles.append(LabelledArticle(article.id, "unlabelled", article.sentences, None, {}))
     if problems:
-        shown = "\n".join(f"  {p}" for p in problems[:20])
-        raise CorpusError(f"the unlabelled articles have {len(problems)} problem(s):\n{shown}")
+        raise CorpusError(f"the unlabelled articles have {len(problems)} problem(s):\n{_listing(problems)}")
     if not articles:
         raise CorpusError(f"{path}: no articles")
     return articles

@@ -108,6 +108,7 @@ class TrainingRecipe:
         self.train_rows = self.train_set.to_list()  # plain lists: batches are built every step
         self.train_lengths = [len(row["input_ids"]) for row in self.train_rows]
         self.train_sentences = sum(len(a.sentences) for a in self.train_articles)
+        self.unlabelled_sentences = sum(len(a.sentences) for a in self.unlabelled)
         self.distillation = self._attach_teacher(learnt) if cfg.train.distill_from else None
         self.loss_weights = self._class_weights()
         self.steps_per_epoch = math.ceil(len(self.train_set) / cfg.train.batch_size)
@@ -117,7 +118,7 @@ class TrainingRecipe:
         log.info(
             "training on %d labelled and %d unlabelled sentences (%d encoder inputs) from %d articles, %d steps",
             self.train_sentences,
-            sum(len(a.sentences) for a in self.unlabelled),
+            self.unlabelled_sentences,
             len(self.train_set),
             len(learnt),
             self.total_steps,
@@ -148,12 +149,11 @@ class TrainingRecipe:
         info.update(weight=cfg.distill_weight, temperature=cfg.distill_temperature)
         if self.unlabelled:
             path = self.config.data.unlabelled
-            sentences = sum(len(a.sentences) for a in self.unlabelled)
             info["unlabelled"] = {
                 "path": path,
                 "sha256": file_digest([path]),
                 "articles": len(self.unlabelled),
-                "sentences": sentences,
+                "sentences": self.unlabelled_sentences,
             }
         return info
 

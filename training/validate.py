@@ -67,6 +67,11 @@ def validate_merged_labels(paths: list[str | Path], labels: LabelsConfig | None 
     return problems
 
 
+def sentence_key(text: str) -> str:
+    """A sentence as the split-leak checks compare it: case and spacing do not count."""
+    return " ".join(text.lower().split())
+
+
 def json_object_lines(path: str, problems: list[Problem]) -> Iterator[tuple[int, dict]]:
     """``(line number, object)`` for each JSON object of a JSONL file; every other line becomes a problem."""
     if not Path(path).is_file():
@@ -214,7 +219,7 @@ def _cross_check(articles: dict, labels: dict, problems: list[Problem]) -> None:
         elif len(indexes) != n:
             problems.append(Problem(path, number, "sentences", f"{n - len(indexes)} of {n} sentences of {aid!r} have no label"))
         for s in art["sentences"]:
-            key = " ".join(s.lower().split())
+            key = sentence_key(s)
             if key in first_split and first_split[key][0] != art.get("split"):
                 problems.append(
                     Problem(
