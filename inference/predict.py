@@ -10,7 +10,7 @@ prepare the next chunk while this one runs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ class Predictor:
                         (i, target),
                         {
                             "probs": {name: p[row] for name, p in probs.items()},
-                            "span": decode_span(starts[row], ends[row], len(target.offsets)),
+                            "span": decode_span(starts[row], ends[row], len(target.offsets)),  # (best, beats none)
                             "offsets": target.offsets,
                         },
                     )
@@ -151,7 +151,7 @@ class Predictor:
 
     def _records(self, article: Article, outs: list[dict]) -> list[dict]:
         schema = self.schema
-        preds, all_probs = [], []
+        preds, all_probs, best_spans = [], [], []
         for sentence, out in zip(article.sentences, outs):
             probs = {name: dict(zip(values, map(float, out["probs"][name]))) for name, values in schema.heads.items()}
             attribution = _argmax(probs["attribution"])
@@ -160,13 +160,21 @@ class Predictor:
                 affiliation = schema.author_affiliation
             else:  # an attributed sentence has a real side: the heads must agree
                 affiliation = _argmax({v: p for v, p in aff.items() if v != schema.author_affiliation})
-            span = None
-            if attribution != schema.no_attribution and out["span"] is not None:
-                first, last = out["span"]
-                span = sentence[out["offsets"][first][0] : out["offsets"][last][1]]
+            best, beats_none = out["span"]
+            best_text = None if best is None else sentence[out["offsets"][best[0]][0] : out["offsets"][best[1]][1]]
+            span = best_text if attribution != schema.no_attribution and beats_none else None
             preds.append(SentencePrediction(attribution, span, affiliation, aff))
             all_probs.append(probs)
-        resolved = resolve_article(preds, schema.no_attribution, schema.author_affiliation, self.config.model.carry_affiliation)
+            best_spans.append(best_text)
+        args = (schema.no_attribution, schema.author_affiliation, self.config.model.carry_affiliation)
+        resolved = resolve_article(preds, *args)
+        # An attributed sentence with no span of its own and no source before or after it would
+        # have no mention; the contract needs one, so it names its source with its best span.
+        orphans = [i for i, r in enumerate(resolved) if preds[i].attribution != schema.no_attribution and r.mention is None]
+        if orphans:
+            for i in orphans:
+                preds[i] = replace(preds[i], span=best_spans[i])
+            resolved = resolve_article(preds, *args)
         extra = {k: v for k, v in article.extra.items() if k not in OUTPUT_KEYS}
         clashing = {k: v for k, v in article.extra.items() if k in OUTPUT_KEYS}
         if clashing:
@@ -201,19 +209,20 @@ def _rounded(probs: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 5) for k, v in probs.items()}
 
 
-def decode_span(start: np.ndarray, end: np.ndarray, n: int) -> tuple[int, int] | None:
-    """Best (first, last) sentence-token span, or None when "no span" scores higher."""
+def decode_span(start: np.ndarray, end: np.ndarray, n: int) -> tuple[tuple[int, int] | None, bool]:
+    """The best (first, last) sentence-token span, and whether it scores above "no span".
+
+    The best span is kept even when "no span" wins: an attributed sentence that no earlier
+    or later source explains falls back on it (see ``Predictor._records``).
+    """
     if n == 0:
-        return None
+        return None, False
     s, e = start[1 : n + 1], end[1 : n + 1]
     grid = s[:, None] + e[None, :]
     i, j = np.indices(grid.shape)
     grid = np.where((j >= i) & (j - i < MAX_SPAN_TOKENS), grid, -np.inf)
-    best = int(np.argmax(grid))
-    first, last = divmod(best, n)
-    if grid[first, last] <= start[0] + end[0]:
-        return None
-    return first, last
+    first, last = divmod(int(np.argmax(grid)), n)
+    return (first, last), bool(grid[first, last] > start[0] + end[0])
 
 
 def collate(windows: list[Window], pad_id: int) -> dict[str, torch.Tensor]:

@@ -57,3 +57,32 @@ def test_is_anaphoric():
     assert is_anaphoric("he") and is_anaphoric("The official") and is_anaphoric("the senior source")
     assert not is_anaphoric("another official") and not is_anaphoric("the Egyptian minister Sameh Shoukry")
     assert not is_anaphoric("Abbas")
+
+
+def test_an_attributed_sentence_without_span_or_antecedent_names_its_source_with_its_best_span(tiny_model):
+    """The pointer preferred "no span", but nothing before or after names the source: the record
+    still needs a mention, so the best span stands in, and the record meets the contract."""
+    import numpy as np
+
+    from inference.predict import Predictor
+    from inference.records import Article
+    from training.validate import label_problems
+
+    predictor = Predictor.from_dir(tiny_model)
+    text = "Takaful has paid $15 million, its officials say."
+    tokens = predictor.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    first = next(k for k, (s, _) in enumerate(tokens) if text[s:].startswith("its"))
+    schema = predictor.schema
+
+    def out(attribution: str, best, beats_none: bool) -> dict:
+        probs = {name: np.full(len(values), 0.1) for name, values in schema.heads.items()}
+        probs["attribution"][schema.attribution.index(attribution)] = 0.8
+        probs["affiliation"][schema.affiliation.index("other")] = 0.8
+        return {"probs": probs, "span": (best, beats_none), "offsets": tokens}
+
+    article = Article("a", [text])
+    [record] = predictor._records(article, [out("indirect", (first, first + 1), False)])
+    assert record["speaker"]["span"] == record["speaker"]["mention"] == "its officials"
+    assert label_problems(record, predictor.config.labels) == []
+    [narration] = predictor._records(article, [out("none", (first, first + 1), True)])
+    assert narration["speaker"] == {"attribution": "none", "span": None, "mention": None, "affiliation": "author"}
